@@ -1,0 +1,114 @@
+//! Stable machine codes carried by error replies, and which party is at fault for each.
+
+use serde::{Deserialize, Serialize};
+
+/// A stable, machine-readable error code sent in an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not a MessagePack map with an integer `id` and a string `op`.
+    BadFrame,
+    /// The frame is larger than the node's request limit; nothing was done.
+    FrameTooLarge,
+    /// The `op` is not part of this protocol version.
+    UnknownOp,
+    /// The `args` are missing, of the wrong type or out of range.
+    BadArgs,
+    /// The caller is not a member of the room.
+    NotMember,
+    /// The room, message or user does not exist (or is not visible to the caller).
+    NotFound,
+    /// The caller may not do this (not an admin, not the sender, window passed).
+    Forbidden,
+    /// The request conflicts with the current state (for example a reused client message id).
+    Conflict,
+    /// Too many requests in flight on this connection; retry after the pending ones finish.
+    TooManyRequests,
+    /// PostgreSQL is unavailable; the request had no effect and may be retried.
+    DatabaseUnavailable,
+    /// The node is draining and takes no new work; reconnect through the router.
+    Draining,
+    /// An unexpected error on the node; the request may be retried.
+    Internal,
+}
+
+/// Who caused an error: used in logs and as a metric label so an SRE knows whose fault it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// The client sent something wrong.
+    Client,
+    /// PostgreSQL failed.
+    Postgres,
+    /// Redis failed.
+    Redis,
+    /// A bug or resource problem in the node itself.
+    Internal,
+}
+
+impl Fault {
+    /// A stable label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Client => "client",
+            Fault::Postgres => "postgres",
+            Fault::Redis => "redis",
+            Fault::Internal => "internal",
+        }
+    }
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ErrorCode; 12] = [
+        ErrorCode::BadFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::UnknownOp,
+        ErrorCode::BadArgs,
+        ErrorCode::NotMember,
+        ErrorCode::NotFound,
+        ErrorCode::Forbidden,
+        ErrorCode::Conflict,
+        ErrorCode::TooManyRequests,
+        ErrorCode::DatabaseUnavailable,
+        ErrorCode::Draining,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnknownOp => "unknown_op",
+            ErrorCode::BadArgs => "bad_args",
+            ErrorCode::NotMember => "not_member",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::TooManyRequests => "too_many_requests",
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::Draining => "draining",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Whose fault an error with this code is.
+    pub fn fault(self) -> Fault {
+        match self {
+            ErrorCode::DatabaseUnavailable => Fault::Postgres,
+            ErrorCode::Internal => Fault::Internal,
+            _ => Fault::Client,
+        }
+    }
+
+    /// Whether the same request may succeed if simply retried later.
+    pub fn retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::TooManyRequests
+                | ErrorCode::DatabaseUnavailable
+                | ErrorCode::Draining
+                | ErrorCode::Internal
+        )
+    }
+}

@@ -1,0 +1,136 @@
+//! The Redis key and channel schema, in one place so nodes and routers of any version agree on it.
+//!
+//! Keys about one user share the hash tag `{u:<user>}` so multi-key scripts on them run on one Redis Cluster
+//! shard. Channels need no tags: in sharded pub/sub each channel lives on the shard of its own slot, which
+//! spreads rooms over the shards.
+//!
+//! | key / channel | type | holds |
+//! |---|---|---|
+//! | `<p>:{u:<user>}:sess` | hash, expiring | device class → `<node>/<conn>/<generation>` of the live session |
+//! | `<p>:{u:<user>}:gen` | counter | session generation, the fencing token of duplicate-login decisions |
+//! | `<p>:node:<node>` | hash, expiring | a node's announcement: url, version, connections, draining |
+//! | `<p>:nodes` | set | ids of announced nodes (stale ids are swept by survivors) |
+//! | channel `<p>:room:<room>` | pub/sub | pushes for a room's members (encoded `ServerFrame`s) |
+//! | channel `<p>:user:<user>` | pub/sub | [`crate::bus::UserEvent`]s for one user's sessions |
+
+/// Builds keys and channel names under a prefix (default `sj`), so several clusters can share a Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySchema {
+    prefix: String,
+}
+
+impl Default for KeySchema {
+    fn default() -> Self {
+        KeySchema::new("sj")
+    }
+}
+
+impl KeySchema {
+    /// A schema under `prefix`.
+    pub fn new(prefix: &str) -> KeySchema {
+        KeySchema {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Hash of a user's live sessions, one field per device class.
+    pub fn sessions(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:sess", self.prefix)
+    }
+
+    /// A user's session generation counter.
+    pub fn generation(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:gen", self.prefix)
+    }
+
+    /// A node's announcement hash.
+    pub fn node(&self, node: &str) -> String {
+        format!("{}:node:{node}", self.prefix)
+    }
+
+    /// The set of announced node ids.
+    pub fn nodes(&self) -> String {
+        format!("{}:nodes", self.prefix)
+    }
+
+    /// The pub/sub channel of a room.
+    pub fn room_channel(&self, room: i64) -> String {
+        format!("{}:room:{room}", self.prefix)
+    }
+
+    /// The pub/sub channel of a user's sessions.
+    pub fn user_channel(&self, user: &str) -> String {
+        format!("{}:user:{user}", self.prefix)
+    }
+
+    /// The room id of a room channel name, if it is one of ours.
+    pub fn parse_room_channel(&self, channel: &str) -> Option<i64> {
+        channel
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(":room:")?
+            .parse()
+            .ok()
+    }
+
+    /// The user id of a user channel name, if it is one of ours.
+    pub fn parse_user_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel.strip_prefix(&self.prefix)?.strip_prefix(":user:")
+    }
+}
+
+/// The value stored per device in a user's sessions hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The node that holds the socket.
+    pub node: String,
+    /// The connection id on that node.
+    pub conn: u64,
+    /// The generation that session won.
+    pub generation: u64,
+}
+
+impl SessionRecord {
+    /// Encodes as `<node>/<conn>/<generation>`.
+    pub fn encode(&self) -> String {
+        format!("{}/{}/{}", self.node, self.conn, self.generation)
+    }
+
+    /// Parses `<node>/<conn>/<generation>`.
+    pub fn parse(text: &str) -> Option<SessionRecord> {
+        let mut parts = text.rsplitn(3, '/');
+        let generation = parts.next()?.parse().ok()?;
+        let conn = parts.next()?.parse().ok()?;
+        let node = parts.next()?.to_owned();
+        Some(SessionRecord {
+            node,
+            conn,
+            generation,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_a_hash_tag_per_user_and_channels_parse_back() {
+        let k = KeySchema::default();
+        assert_eq!(k.sessions("alice"), "sj:{u:alice}:sess");
+        assert_eq!(k.generation("alice"), "sj:{u:alice}:gen");
+        assert_eq!(k.parse_room_channel(&k.room_channel(42)), Some(42));
+        assert_eq!(k.parse_user_channel(&k.user_channel("bob")), Some("bob"));
+        assert_eq!(k.parse_room_channel("other:room:1"), None);
+        let rec = SessionRecord {
+            node: "n-1".into(),
+            conn: 9,
+            generation: 3,
+        };
+        assert_eq!(SessionRecord::parse(&rec.encode()), Some(rec));
+    }
+}
