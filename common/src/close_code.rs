@@ -35,11 +35,13 @@ pub enum CloseReason {
     HeartbeatTimeout,
     /// The same device session was ended by a logout (4010).
     LoggedOut,
+    /// An automatic launch found a session of its device class running (4011). Do not retry by itself.
+    AlreadyRunning,
 }
 
 impl CloseReason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [CloseReason; 14] = [
+    pub const ALL: [CloseReason; 15] = [
         CloseReason::GoingAway,
         CloseReason::ProtocolError,
         CloseReason::FrameTooLarge,
@@ -54,6 +56,7 @@ impl CloseReason {
         CloseReason::NodeDraining,
         CloseReason::HeartbeatTimeout,
         CloseReason::LoggedOut,
+        CloseReason::AlreadyRunning,
     ];
 
     /// The numeric close code on the wire.
@@ -73,6 +76,7 @@ impl CloseReason {
             CloseReason::NodeDraining => 4008,
             CloseReason::HeartbeatTimeout => 4009,
             CloseReason::LoggedOut => 4010,
+            CloseReason::AlreadyRunning => 4011,
         }
     }
 
@@ -93,6 +97,7 @@ impl CloseReason {
             CloseReason::NodeDraining => "node_draining",
             CloseReason::HeartbeatTimeout => "heartbeat_timeout",
             CloseReason::LoggedOut => "logged_out",
+            CloseReason::AlreadyRunning => "already_running",
         }
     }
 
@@ -111,6 +116,7 @@ impl CloseReason {
                 | CloseReason::UserUnavailable
                 | CloseReason::Evicted
                 | CloseReason::LoggedOut
+                | CloseReason::AlreadyRunning
         )
     }
 }

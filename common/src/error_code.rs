@@ -22,12 +22,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The request conflicts with the current state (for example a reused client message id).
     Conflict,
-    /// Too many requests in flight on this connection; retry after the pending ones finish.
-    TooManyRequests,
     /// PostgreSQL is unavailable; the request had no effect and may be retried.
     DatabaseUnavailable,
-    /// The node is draining and takes no new work; reconnect through the router.
-    Draining,
     /// An unexpected error on the node; the request may be retried.
     Internal,
 }
@@ -59,7 +55,7 @@ impl Fault {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::BadFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownOp,
@@ -68,9 +64,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::Forbidden,
         ErrorCode::Conflict,
-        ErrorCode::TooManyRequests,
         ErrorCode::DatabaseUnavailable,
-        ErrorCode::Draining,
         ErrorCode::Internal,
     ];
 
@@ -85,9 +79,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::Conflict => "conflict",
-            ErrorCode::TooManyRequests => "too_many_requests",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
-            ErrorCode::Draining => "draining",
             ErrorCode::Internal => "internal",
         }
     }
@@ -103,12 +95,6 @@ impl ErrorCode {
 
     /// Whether the same request may succeed if simply retried later.
     pub fn retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorCode::TooManyRequests
-                | ErrorCode::DatabaseUnavailable
-                | ErrorCode::Draining
-                | ErrorCode::Internal
-        )
+        matches!(self, ErrorCode::DatabaseUnavailable | ErrorCode::Internal)
     }
 }

@@ -1,0 +1,65 @@
+//! Accepting a session: the token must verify (pinned algorithm, signature, issuer, expiry) and its passkey
+//! must still be the user's current one, and the user must exist and not be retired.
+
+use sendjay_common::close_code::CloseReason;
+use sendjay_common::jwt::{Claims, TokenError, TokenKeys};
+
+use crate::metrics as m;
+use crate::store::Store;
+
+/// A refused session: the close code and the text sent with it.
+pub type Refusal = (CloseReason, String);
+
+fn refuse(reason: CloseReason, text: &str) -> Refusal {
+    metrics::counter!(m::AUTH_FAILURES, "reason" => reason.as_str()).increment(1);
+    (reason, text.to_owned())
+}
+
+/// Verifies `token` and the user's current state; returns the claims or why the session is refused.
+pub async fn authenticate(
+    keys: &TokenKeys,
+    store: &Store,
+    token: Option<&str>,
+) -> Result<Claims, Refusal> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(refuse(
+            CloseReason::AuthFailed,
+            "no token: pass ?token=<jwt from the router's /v1/login>",
+        ));
+    };
+    let claims = match keys.verify(token) {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) => {
+            return Err(refuse(
+                CloseReason::TokenExpired,
+                "token expired: log in again",
+            ))
+        }
+        Err(_) => {
+            return Err(refuse(
+                CloseReason::AuthFailed,
+                "invalid token: log in again",
+            ))
+        }
+    };
+    let user = match store.user_auth(&claims.sub).await {
+        Ok(user) => user,
+        Err(e) => {
+            tracing::warn!(error = %e, fault = e.fault().as_str(), "could not check a token's user");
+            metrics::counter!(m::AUTH_FAILURES, "reason" => "database").increment(1);
+            return Err((
+                CloseReason::Internal,
+                "cannot check your account now: reconnect later".into(),
+            ));
+        }
+    };
+    match user {
+        None => Err(refuse(CloseReason::UserUnavailable, "unknown user")),
+        Some(user) if user.retired => Err(refuse(CloseReason::UserUnavailable, "user is retired")),
+        Some(user) if user.passkey != claims.pk => Err(refuse(
+            CloseReason::TokenRevoked,
+            "token revoked (authentication was reset): log in again",
+        )),
+        Some(_) => Ok(claims),
+    }
+}

@@ -1,0 +1,313 @@
+//! The Redis side of a node: the pub/sub bus that fans pushes out across nodes, and the command client.
+//!
+//! A node subscribes only to the channels it needs — one per room with a local member, one per local user —
+//! so it receives no traffic for rooms none of its users are in (the socket.io Redis adapter, by contrast,
+//! sends every broadcast to every node). Redis is only the fast path: a push lost to a lagging receiver or a
+//! Redis reconnect is reported to the affected clients as `sync_needed`, and `sync` fills the gap from
+//! PostgreSQL.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use fred::types::Message as RedisMessage;
+use sendjay_common::bus::UserEvent;
+use sendjay_common::close_code::CloseReason;
+use sendjay_common::codec;
+use sendjay_common::keys::KeySchema;
+use sendjay_common::protocol::{Push, ServerFrame};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::error::NodeError;
+use crate::metrics as m;
+use crate::registry::Registry;
+use crate::stats::NodeStats;
+
+/// Capacity of fred's pub/sub broadcast channel (its default, 32, drops messages under any burst).
+pub const BROADCAST_CAPACITY: usize = 65_536;
+
+/// Redis clients of a node and the channels it is subscribed to.
+pub struct Bus {
+    commands: Client,
+    subscriber: SubscriberClient,
+    keys: KeySchema,
+    registry: Arc<Registry>,
+    stats: Arc<NodeStats>,
+    subscribed: AsyncMutex<HashSet<String>>,
+}
+
+/// Builds fred clients with the node's timeouts and reconnect policy.
+pub fn redis_builder(url: &str) -> Result<Builder, NodeError> {
+    let config =
+        Config::from_url(url).map_err(|e| NodeError::Config(format!("SENDJAY_REDIS_URL: {e}")))?;
+    let mut builder = Builder::from_config(config);
+    builder
+        .with_performance_config(|p| {
+            p.default_command_timeout = Duration::from_secs(3);
+            p.broadcast_channel_capacity = BROADCAST_CAPACITY;
+        })
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(3);
+            c.internal_command_timeout = Duration::from_secs(3);
+            c.max_command_attempts = 2;
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2));
+    Ok(builder)
+}
+
+fn payload(value: Value) -> Option<Bytes> {
+    match value {
+        Value::Bytes(b) => Some(b),
+        Value::String(s) => Some(s.into_inner()),
+        _ => None,
+    }
+}
+
+impl Bus {
+    /// Connects both clients; fails when Redis cannot be reached.
+    pub async fn connect(
+        url: &str,
+        keys: KeySchema,
+        registry: Arc<Registry>,
+        stats: Arc<NodeStats>,
+    ) -> Result<Arc<Bus>, NodeError> {
+        let builder = redis_builder(url)?;
+        let commands = builder.build()?;
+        let subscriber = builder.build_subscriber_client()?;
+        commands.init().await?;
+        subscriber.init().await?;
+        subscriber.manage_subscriptions();
+        Ok(Arc::new(Bus {
+            commands,
+            subscriber,
+            keys,
+            registry,
+            stats,
+            subscribed: AsyncMutex::new(HashSet::new()),
+        }))
+    }
+
+    /// The command client (sessions, membership).
+    pub fn commands(&self) -> &Client {
+        &self.commands
+    }
+
+    /// The key schema.
+    pub fn keys(&self) -> &KeySchema {
+        &self.keys
+    }
+
+    /// Whether both clients are connected.
+    pub fn connected(&self) -> bool {
+        self.commands.is_connected() && self.subscriber.is_connected()
+    }
+
+    /// Subscribes to the channels of `rooms` and, when `user` is given, that user's channel; waits until done.
+    pub async fn acquire(&self, rooms: &[i64], user: Option<&str>) -> Result<(), NodeError> {
+        let mut wanted: Vec<String> = rooms.iter().map(|r| self.keys.room_channel(*r)).collect();
+        wanted.extend(user.map(|u| self.keys.user_channel(u)));
+        let mut subscribed = self.subscribed.lock().await;
+        let new: Vec<String> = wanted
+            .into_iter()
+            .filter(|c| !subscribed.contains(c))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        self.subscriber.subscribe(new.clone()).await?;
+        subscribed.extend(new);
+        Ok(())
+    }
+
+    /// Unsubscribes from the channels of `rooms` (and `user`) that no local user needs any more.
+    pub async fn release(&self, rooms: &[i64], user: Option<&str>) -> Result<(), NodeError> {
+        let mut subscribed = self.subscribed.lock().await;
+        // Checked under the lock: a session that arrived meanwhile keeps its channels.
+        let mut gone: Vec<String> = rooms
+            .iter()
+            .filter(|r| !self.registry.room_needed(**r))
+            .map(|r| self.keys.room_channel(*r))
+            .filter(|c| subscribed.contains(c))
+            .collect();
+        if let Some(user) = user.filter(|u| !self.registry.user_needed(u)) {
+            let channel = self.keys.user_channel(user);
+            if subscribed.contains(&channel) {
+                gone.push(channel);
+            }
+        }
+        if gone.is_empty() {
+            return Ok(());
+        }
+        self.subscriber.unsubscribe(gone.clone()).await?;
+        for channel in &gone {
+            subscribed.remove(channel);
+        }
+        Ok(())
+    }
+
+    /// Publishes an encoded client frame to a room's members on every node.
+    pub async fn publish_room(&self, room: i64, frame: Bytes) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let result: Result<i64, _> = self
+            .commands
+            .publish(self.keys.room_channel(room), Value::Bytes(frame))
+            .await;
+        metrics::histogram!(m::BUS_PUBLISH_SECONDS).record(started.elapsed().as_secs_f64());
+        result?;
+        metrics::counter!(m::MESSAGES_PUBLISHED).increment(1);
+        Ok(())
+    }
+
+    /// Publishes an event to every session of `user` on every node.
+    pub async fn publish_user(&self, user: &str, event: &UserEvent) -> Result<(), NodeError> {
+        let bytes = codec::encode(event).map_err(|e| NodeError::Internal(e.to_string()))?;
+        let _: i64 = self
+            .commands
+            .publish(self.keys.user_channel(user), Value::Bytes(bytes.into()))
+            .await?;
+        metrics::counter!(m::MESSAGES_PUBLISHED).increment(1);
+        Ok(())
+    }
+
+    /// Runs the receive loop until the subscriber closes: delivers pushes and applies user events.
+    pub async fn receive(self: Arc<Self>) {
+        let mut messages = self.subscriber.message_rx();
+        let mut reconnects = self.subscriber.reconnect_rx();
+        loop {
+            tokio::select! {
+                received = messages.recv() => match received {
+                    Ok(message) => self.dispatch(message).await,
+                    Err(RecvError::Lagged(lost)) => {
+                        NodeStats::add(&self.stats.bus_lagged, lost);
+                        metrics::counter!(m::DROPPED, "reason" => "bus_lagged").increment(lost);
+                        tracing::warn!(lost, "bus receiver lagged; telling every local client to sync");
+                        self.tell_everyone_to_sync("bus_lagged");
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                reconnected = reconnects.recv() => match reconnected {
+                    Ok(server) => {
+                        metrics::counter!(m::REDIS_RECONNECTS).increment(1);
+                        tracing::warn!(%server, "bus subscriber reconnected; pushes during the outage are lost, clients will sync");
+                        self.tell_everyone_to_sync("bus_reconnected");
+                    }
+                    Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => break,
+                },
+            }
+        }
+    }
+
+    fn tell_everyone_to_sync(&self, reason: &str) {
+        let frame = ServerFrame::Push {
+            push: Push::SyncNeeded {
+                reason: reason.to_owned(),
+            },
+        };
+        let Ok(bytes) = codec::encode_server_frame(&frame) else {
+            return;
+        };
+        let bytes = Bytes::from(bytes);
+        for user in self.registry.users() {
+            self.registry.deliver_user(&user, &bytes);
+        }
+    }
+
+    async fn dispatch(&self, message: RedisMessage) {
+        let channel: &str = &message.channel;
+        if let Some(room) = self.keys.parse_room_channel(channel) {
+            let Some(frame) = payload(message.value) else {
+                return;
+            };
+            NodeStats::add(&self.stats.bus_room_received, 1);
+            metrics::counter!(m::BUS_RECEIVED, "channel" => "room").increment(1);
+            let delivery = self.registry.deliver_room(room, &frame);
+            self.count_delivery(delivery);
+        } else if let Some(user) = self.keys.parse_user_channel(channel) {
+            NodeStats::add(&self.stats.bus_user_received, 1);
+            metrics::counter!(m::BUS_RECEIVED, "channel" => "user").increment(1);
+            let user = user.to_owned();
+            let event = payload(message.value).and_then(|b| codec::decode::<UserEvent>(&b).ok());
+            match event {
+                Some(event) => self.apply_user_event(&user, event).await,
+                None => {
+                    metrics::counter!(m::DROPPED, "reason" => "bad_bus_message").increment(1);
+                    tracing::warn!(channel, "undecodable user event on the bus; dropped");
+                }
+            }
+        }
+    }
+
+    fn count_delivery(&self, delivery: crate::registry::Delivery) {
+        NodeStats::add(&self.stats.delivered, delivery.queued as u64);
+        metrics::counter!(m::DELIVERED).increment(delivery.queued as u64);
+        if delivery.overflowed > 0 {
+            metrics::counter!(m::DROPPED, "reason" => "slow_consumer")
+                .increment(delivery.overflowed as u64);
+        }
+    }
+
+    async fn apply_user_event(&self, user: &str, event: UserEvent) {
+        match event {
+            UserEvent::Deliver { frame } => {
+                let delivery = self.registry.deliver_user(user, &Bytes::from(frame));
+                self.count_delivery(delivery);
+            }
+            UserEvent::Close {
+                device,
+                keep_generation,
+                code,
+                reason,
+            } => {
+                let close = CloseReason::from_code(code).unwrap_or(CloseReason::Internal);
+                for conn in self.registry.conns_of(user) {
+                    let generation = conn.generation();
+                    let device_matches = device.is_none_or(|d| d == conn.device);
+                    // A session still claiming (generation 0) checks the outcome itself.
+                    let older = match keep_generation {
+                        Some(keep) => generation != 0 && generation < keep,
+                        None => true,
+                    };
+                    if device_matches && older {
+                        if close == CloseReason::Evicted {
+                            metrics::counter!(m::EVICTIONS).increment(1);
+                            let push = ServerFrame::Push {
+                                push: Push::Evicted {
+                                    reason: reason.clone(),
+                                },
+                            };
+                            if let Ok(bytes) = codec::encode_server_frame(&push) {
+                                conn.outbox.push(Bytes::from(bytes), usize::MAX);
+                            }
+                        }
+                        conn.outbox.close(close, reason.clone());
+                    }
+                }
+            }
+            UserEvent::JoinedRoom { room_id } => {
+                if self.registry.join_room(user, room_id) {
+                    if let Err(e) = self.acquire(&[room_id], None).await {
+                        tracing::warn!(error = %e, room_id, "could not subscribe to a joined room; clients will sync");
+                    }
+                }
+            }
+            UserEvent::LeftRoom { room_id } => {
+                if self.registry.leave_room(user, room_id) {
+                    if let Err(e) = self.release(&[room_id], None).await {
+                        tracing::warn!(error = %e, room_id, "could not unsubscribe from a left room");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes both Redis clients.
+    pub async fn quit(&self) {
+        let _ = self.subscriber.quit().await;
+        let _ = self.commands.quit().await;
+    }
+}

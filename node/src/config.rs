@@ -1,0 +1,133 @@
+//! Node settings, from flags or `SENDJAY_*` environment variables (see `docs/configuration.md`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::error::NodeError;
+
+/// Everything a node needs to run.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sendjay-node", about = "A sendjay socket node", version)]
+pub struct NodeConfig {
+    /// Address to listen on for WebSockets and HTTP (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, env = "SENDJAY_LISTEN", default_value = "127.0.0.1:7400")]
+    pub listen: SocketAddr,
+    /// URL clients use to reach this node's WebSocket; default `ws://<listen>/v1/ws`.
+    #[arg(long, env = "SENDJAY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// This node's id in the cluster; default a fresh random id.
+    #[arg(long, env = "SENDJAY_NODE_ID")]
+    pub node_id: Option<String>,
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    pub database_url: String,
+    /// PostgreSQL connections in the pool.
+    #[arg(long, env = "SENDJAY_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+    /// Redis URL (`redis://host:port`, or `redis-cluster://host:port` for a Redis Cluster).
+    #[arg(long, env = "SENDJAY_REDIS_URL")]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel, so clusters can share a Redis.
+    #[arg(long, env = "SENDJAY_REDIS_PREFIX", default_value = "sj")]
+    pub redis_prefix: String,
+    /// Secret that signs session tokens (at least 32 bytes).
+    #[arg(long, env = "SENDJAY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// The previous secret, still accepted during a key rotation.
+    #[arg(long, env = "SENDJAY_JWT_PREVIOUS_SECRET", hide_env_values = true)]
+    pub jwt_previous_secret: Option<String>,
+    /// Most simultaneous TCP connections; further ones are refused.
+    #[arg(long, env = "SENDJAY_MAX_CONNECTIONS", default_value_t = 200_000)]
+    pub max_connections: usize,
+    /// Largest request frame in bytes; larger ones get a `frame_too_large` error and the connection stays.
+    #[arg(long, env = "SENDJAY_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Seconds between WebSocket pings from the node.
+    #[arg(long, env = "SENDJAY_HEARTBEAT_INTERVAL_SECS", default_value_t = 25)]
+    pub heartbeat_interval_secs: u64,
+    /// Seconds of silence from a client after which it is closed as dead (4009).
+    #[arg(long, env = "SENDJAY_HEARTBEAT_TIMEOUT_SECS", default_value_t = 60)]
+    pub heartbeat_timeout_secs: u64,
+    /// Frames queued for one client before it is closed as a slow consumer (4007).
+    #[arg(long, env = "SENDJAY_OUTBOX_MAX_FRAMES", default_value_t = 4096)]
+    pub outbox_max_frames: usize,
+    /// Seconds a session key lives in Redis without a refresh.
+    #[arg(long, env = "SENDJAY_SESSION_TTL_SECS", default_value_t = 90)]
+    pub session_ttl_secs: u64,
+    /// Seconds a draining node waits for its clients to leave before closing the rest.
+    #[arg(long, env = "SENDJAY_DRAIN_GRACE_SECS", default_value_t = 20)]
+    pub drain_grace_secs: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl NodeConfig {
+    /// A configuration with defaults and the three required settings (for tests and tools).
+    pub fn with_required(database_url: &str, redis_url: &str, jwt_secret: &str) -> NodeConfig {
+        NodeConfig::parse_from([
+            "sendjay-node",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--redis-url",
+            redis_url,
+            "--jwt-secret",
+            jwt_secret,
+        ])
+    }
+
+    /// Checks values that clap cannot, naming the setting at fault.
+    pub fn validate(&self) -> Result<(), NodeError> {
+        let bad = |setting: &str, why: &str| Err(NodeError::Config(format!("{setting}: {why}")));
+        if self.jwt_secret.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
+            return bad("SENDJAY_JWT_SECRET", "must be at least 32 bytes");
+        }
+        if self.heartbeat_interval_secs == 0
+            || self.heartbeat_timeout_secs <= self.heartbeat_interval_secs
+        {
+            return bad(
+                "SENDJAY_HEARTBEAT_TIMEOUT_SECS",
+                "must be greater than SENDJAY_HEARTBEAT_INTERVAL_SECS, which must be at least 1",
+            );
+        }
+        if self.max_frame_bytes < 256
+            || self.max_frame_bytes > crate::websocket::HARD_MAX_MESSAGE_BYTES
+        {
+            return bad("SENDJAY_MAX_FRAME_BYTES", "must be between 256 and 1048576");
+        }
+        if self.db_pool_size == 0 || self.max_connections == 0 || self.outbox_max_frames == 0 {
+            return bad(
+                "SENDJAY_DB_POOL_SIZE / SENDJAY_MAX_CONNECTIONS / SENDJAY_OUTBOX_MAX_FRAMES",
+                "must be > 0",
+            );
+        }
+        if self.session_ttl_secs < 3 {
+            return bad("SENDJAY_SESSION_TTL_SECS", "must be at least 3");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");
+        }
+        Ok(())
+    }
+
+    /// Heartbeat interval.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_interval_secs)
+    }
+
+    /// Heartbeat timeout.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_timeout_secs)
+    }
+}
+
+impl NodeConfig {
+    /// The drain grace period.
+    pub fn drain_grace(&self) -> Duration {
+        Duration::from_secs(self.drain_grace_secs)
+    }
+}

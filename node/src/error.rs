@@ -1,0 +1,78 @@
+//! The node's error type: every failure says whose fault it was (client, PostgreSQL, Redis, internal), so a log
+//! line or a metric label tells an SRE where to look, and maps to one stable wire error code.
+
+use sendjay_common::error_code::{ErrorCode, Fault};
+use thiserror::Error;
+
+/// Anything that can go wrong while a node serves a request or runs.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The client asked for something it may not have or sent bad arguments.
+    #[error("{message}")]
+    Client {
+        /// The wire code.
+        code: ErrorCode,
+        /// What to do about it.
+        message: String,
+    },
+    /// A PostgreSQL query failed.
+    #[error("PostgreSQL error: {0}; check that PostgreSQL is up and reachable")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error(
+        "PostgreSQL pool error: {0}; check that PostgreSQL is up and the pool is large enough"
+    )]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A Redis command failed.
+    #[error("Redis error: {0}; check that Redis is up and reachable")]
+    Redis(#[from] fred::error::Error),
+    /// A bug or resource problem on the node.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Binding or accepting failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl NodeError {
+    /// A client error with a code and a message.
+    pub fn client(code: ErrorCode, message: impl Into<String>) -> NodeError {
+        NodeError::Client {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Whose fault the error is.
+    pub fn fault(&self) -> Fault {
+        match self {
+            NodeError::Client { .. } => Fault::Client,
+            NodeError::Postgres(_) | NodeError::Pool(_) => Fault::Postgres,
+            NodeError::Redis(_) => Fault::Redis,
+            NodeError::Internal(_) | NodeError::Config(_) | NodeError::Io(_) => Fault::Internal,
+        }
+    }
+
+    /// The wire error code for a reply.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            NodeError::Client { code, .. } => *code,
+            NodeError::Postgres(_) | NodeError::Pool(_) => ErrorCode::DatabaseUnavailable,
+            _ => ErrorCode::Internal,
+        }
+    }
+
+    /// The message a client sees: its own mistakes in full, our failures without internals.
+    pub fn client_message(&self) -> String {
+        match self {
+            NodeError::Client { message, .. } => message.clone(),
+            NodeError::Postgres(_) | NodeError::Pool(_) => {
+                "the database is unavailable; nothing was changed, retry with the same client_msg_id".into()
+            }
+            _ => "internal error on the node; retry later".into(),
+        }
+    }
+}

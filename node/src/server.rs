@@ -1,0 +1,153 @@
+//! The accept loop and HTTP routing: one task per TCP connection, a semaphore capping how many are open, and
+//! on one port the WebSocket endpoint and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use sendjay_common::WS_PATH_V1;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::WebSocketStream;
+
+use crate::connection::{self, ConnectParams};
+use crate::sessions::Launch;
+use crate::websocket::{self, query_param};
+use crate::NodeContext;
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap_or_default()
+}
+
+/// Accepts connections until `shutdown` turns true.
+pub async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<NodeContext>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, _) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Usually out of file descriptors: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed; raise the open-file limit (ulimit -n) if this repeats");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "over_capacity")
+                .increment(1);
+            continue; // dropping the stream refuses the connection
+        };
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let permit = Arc::new(permit);
+            let service =
+                service_fn(move |req| route(req, ctx.clone(), permit.clone(), shutdown.clone()));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .max_buf_size(16 * 1024)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+async fn route(
+    req: Request<Incoming>,
+    ctx: Arc<NodeContext>,
+    permit: Arc<OwnedSemaphorePermit>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Response<Body>, Infallible> {
+    let response = match req.uri().path() {
+        WS_PATH_V1 => upgrade(req, ctx, permit, shutdown),
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => match ctx.readiness().await {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("not ready: {why}\n"),
+            ),
+        },
+        "/metrics" => {
+            ctx.metrics.run_upkeep();
+            Response::builder()
+                .header("content-type", "text/plain; version=0.0.4")
+                .body(Full::new(Bytes::from(ctx.metrics.render())))
+                .unwrap_or_default()
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /v1/ws, /healthz, /readyz or /metrics\n",
+        ),
+    };
+    Ok(response)
+}
+
+fn upgrade(
+    req: Request<Incoming>,
+    ctx: Arc<NodeContext>,
+    permit: Arc<OwnedSemaphorePermit>,
+    shutdown: watch::Receiver<bool>,
+) -> Response<Body> {
+    if ctx.is_draining() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "node draining: ask the router for another node\n",
+        );
+    }
+    let handshake = match websocket::check_upgrade(req.headers()) {
+        Ok(handshake) => handshake,
+        Err(refusal) => return text(StatusCode::BAD_REQUEST, refusal.message()),
+    };
+    let query = req.uri().query();
+    let params = ConnectParams {
+        token: query_param(query, "token").map(str::to_owned),
+        launch: Launch::parse(query_param(query, "launch")),
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws = WebSocketStream::from_raw_socket(
+                    io,
+                    Role::Server,
+                    Some(websocket::server_config()),
+                )
+                .await;
+                connection::serve(ws, ctx, params, shutdown).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+        }
+    });
+    let mut response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-accept", handshake.accept);
+    if handshake.echo_protocol {
+        response = response.header("sec-websocket-protocol", sendjay_common::SUBPROTOCOL_V1);
+    }
+    response.body(Full::new(Bytes::new())).unwrap_or_default()
+}

@@ -1,0 +1,179 @@
+//! User-socket keys in Redis and the one-session-per-device-class rule.
+//!
+//! Claiming a session is one Lua script on the user's keys (same hash tag, so it runs on one shard): it takes
+//! the next generation number and records `<node>/<conn>/<generation>` for the device class. The highest
+//! generation wins; the winner publishes a `Close` for older generations, and every new session re-reads the
+//! record after registering locally, so two logins racing on two nodes always end with exactly one session.
+//! An automatic launch (`launch=auto`, a web messenger embedded in a portal page) never evicts: it is refused
+//! while a live session of its class exists.
+
+use fred::prelude::*;
+use fred::types::scripts::Script;
+use sendjay_common::keys::{KeySchema, SessionRecord};
+use sendjay_common::protocol::DeviceClass;
+
+use crate::error::NodeError;
+
+const CLAIM: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if ARGV[5] == 'auto' and current then
+  return {0, current}
+end
+local gen = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '/' .. ARGV[3] .. '/' .. gen)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {gen, current or ''}
+"#;
+
+const RELEASE: &str = r#"
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"#;
+
+/// How the client was started, from the `launch` query parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// The user opened the messenger: evicts an older session of the same class.
+    Manual,
+    /// Started automatically in the background: never evicts, refused when a session is running.
+    Auto,
+}
+
+impl Launch {
+    /// Parses `manual` (default) or `auto`.
+    pub fn parse(text: Option<&str>) -> Launch {
+        match text {
+            Some("auto") => Launch::Auto,
+            _ => Launch::Manual,
+        }
+    }
+}
+
+/// The outcome of a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This session now holds the device class with this generation; `replaced` is the record it evicts.
+    Won {
+        /// The generation won.
+        generation: u64,
+        /// The session replaced, if any.
+        replaced: Option<SessionRecord>,
+    },
+    /// An automatic launch found a session running.
+    Running(SessionRecord),
+}
+
+/// Session records of users in Redis.
+pub struct Sessions {
+    keys: KeySchema,
+    claim: Script,
+    release: Script,
+    ttl_secs: u64,
+}
+
+impl Sessions {
+    /// Session records under `keys` that expire after `ttl_secs` without a refresh.
+    pub fn new(keys: KeySchema, ttl_secs: u64) -> Sessions {
+        Sessions {
+            keys,
+            claim: Script::from_lua(CLAIM),
+            release: Script::from_lua(RELEASE),
+            ttl_secs,
+        }
+    }
+
+    /// Claims the device class of `user` for connection `conn` of `node`.
+    pub async fn claim(
+        &self,
+        redis: &Client,
+        user: &str,
+        device: DeviceClass,
+        node: &str,
+        conn: u64,
+        launch: Launch,
+    ) -> Result<Claim, NodeError> {
+        let mode = match launch {
+            Launch::Manual => "manual",
+            Launch::Auto => "auto",
+        };
+        let keys = vec![self.keys.sessions(user), self.keys.generation(user)];
+        let args = vec![
+            device.as_str().to_owned(),
+            node.to_owned(),
+            conn.to_string(),
+            self.ttl_secs.to_string(),
+            mode.to_owned(),
+        ];
+        let (generation, current): (u64, String) =
+            self.claim.evalsha_with_reload(redis, keys, args).await?;
+        let current = SessionRecord::parse(&current);
+        if generation == 0 {
+            return match current {
+                Some(record) => Ok(Claim::Running(record)),
+                None => Err(NodeError::Internal(
+                    "claim script returned no generation".into(),
+                )),
+            };
+        }
+        Ok(Claim::Won {
+            generation,
+            replaced: current,
+        })
+    }
+
+    /// The record currently held for `user` and `device`.
+    pub async fn current(
+        &self,
+        redis: &Client,
+        user: &str,
+        device: DeviceClass,
+    ) -> Result<Option<SessionRecord>, NodeError> {
+        let value: Option<String> = redis
+            .hget(self.keys.sessions(user), device.as_str())
+            .await?;
+        Ok(value.as_deref().and_then(SessionRecord::parse))
+    }
+
+    /// Removes the record if it is still this session's.
+    pub async fn release(
+        &self,
+        redis: &Client,
+        user: &str,
+        device: DeviceClass,
+        record: &SessionRecord,
+    ) -> Result<bool, NodeError> {
+        let removed: i64 = self
+            .release
+            .evalsha_with_reload(
+                redis,
+                vec![self.keys.sessions(user)],
+                vec![device.as_str().to_owned(), record.encode()],
+            )
+            .await?;
+        Ok(removed == 1)
+    }
+
+    /// Extends the life of the records of `users` (called periodically by the node holding them).
+    pub async fn refresh(
+        &self,
+        redis: &Client,
+        users: &[std::sync::Arc<str>],
+    ) -> Result<(), NodeError> {
+        let pipeline = redis.pipeline();
+        let mut queued = 0usize;
+        for user in users {
+            let _: () = pipeline
+                .expire(self.keys.sessions(&**user), self.ttl_secs as i64, None)
+                .await?;
+            queued += 1;
+            if queued % 1000 == 0 {
+                let _: Vec<Value> = pipeline.all().await?;
+            }
+        }
+        let _: Vec<Value> = pipeline.all().await?;
+        Ok(())
+    }
+}
