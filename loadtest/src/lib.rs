@@ -1,1 +1,9 @@
-//! placeholder
+//! sendjay's load generator and wire client.
+//!
+//! It is a client like any other: it speaks the public wire protocol through `sendjay-common` and the
+//! router's HTTP API, never a server's internals. The same [`client::Client`] drives the terminal chat, the
+//! load scenarios and the integration tests.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod router_api;

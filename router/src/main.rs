@@ -1,1 +1,102 @@
-fn main() {}
+//! `sendjay-router`: serve login and assignment, or run administrative commands.
+#![forbid(unsafe_code)]
+
+use clap::{Args, Parser, Subcommand};
+use sendjay_router::{RouterConfig, RouterError};
+
+#[derive(Parser)]
+#[command(name = "sendjay-router", version, about = "The sendjay router: login and node assignment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (the default when no command is given needs all settings from the environment).
+    Serve(Box<RouterConfig>),
+    /// Administrative commands against the database.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Apply migrations, then create the demo organisation, users (password `sendjay`) and rooms.
+    SeedDemo(SeedArgs),
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    database_url: String,
+    /// Generated users (`user0001`…) besides alice, bob, carol and dave.
+    #[arg(long, default_value_t = 0)]
+    users: u32,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SENDJAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sendjay-router: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), RouterError> {
+    let command = match cli.command {
+        Some(command) => command,
+        None => Command::Serve(Box::new(RouterConfig::parse_from(["sendjay-router"]))),
+    };
+    match command {
+        Command::Serve(config) => {
+            init_logging(&config.log_format);
+            let router = sendjay_router::start(*config).await?;
+            println!("sendjay-router listening on {}", router.url());
+            wait_for_signal().await;
+            router.stop().await;
+            Ok(())
+        }
+        Command::Admin(Admin::SeedDemo(args)) => {
+            let pool = sendjay_router::pg_pool(&args.database_url, 2)?;
+            let mut client = pool.get().await?;
+            sendjay_common::migrate::migrate(&mut client).await.map_err(|e| RouterError::Internal(e.to_string()))?;
+            drop(client);
+            let seeded = sendjay_router::seed::seed_demo(&pool, args.users).await?;
+            println!(
+                "seeded {} new users and {} new rooms (demo users: alice, bob, carol, dave; password `{}`)",
+                seeded.users,
+                seeded.rooms,
+                sendjay_router::seed::DEMO_PASSWORD
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,74 @@
+//! Router settings, from flags or `SENDJAY_*` environment variables (see `docs/configuration.md`).
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+use crate::error::RouterError;
+
+/// Everything a router needs to run.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "sendjay-router", about = "The sendjay router: login and node assignment", version)]
+pub struct RouterConfig {
+    /// Address to listen on for HTTP.
+    #[arg(long, env = "SENDJAY_ROUTER_LISTEN", default_value = "127.0.0.1:7300")]
+    pub listen: SocketAddr,
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    pub database_url: String,
+    /// PostgreSQL connections in the pool.
+    #[arg(long, env = "SENDJAY_ROUTER_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: usize,
+    /// Redis URL.
+    #[arg(long, env = "SENDJAY_REDIS_URL")]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "SENDJAY_REDIS_PREFIX", default_value = "sj")]
+    pub redis_prefix: String,
+    /// Secret that signs session tokens (at least 32 bytes; the same on routers and nodes).
+    #[arg(long, env = "SENDJAY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// The previous secret, still accepted during a key rotation.
+    #[arg(long, env = "SENDJAY_JWT_PREVIOUS_SECRET", hide_env_values = true)]
+    pub jwt_previous_secret: Option<String>,
+    /// Lifetime of issued tokens in seconds.
+    #[arg(long, env = "SENDJAY_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    pub token_ttl_secs: i64,
+    /// Milliseconds the list of live nodes is cached.
+    #[arg(long, env = "SENDJAY_NODE_CACHE_MS", default_value_t = 500)]
+    pub node_cache_ms: u64,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+impl RouterConfig {
+    /// A configuration with defaults and the three required settings (for tests and tools).
+    pub fn with_required(database_url: &str, redis_url: &str, jwt_secret: &str) -> RouterConfig {
+        RouterConfig::parse_from([
+            "sendjay-router",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--redis-url",
+            redis_url,
+            "--jwt-secret",
+            jwt_secret,
+        ])
+    }
+
+    /// Checks values that clap cannot, naming the setting at fault.
+    pub fn validate(&self) -> Result<(), RouterError> {
+        if self.jwt_secret.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
+            return Err(RouterError::Config("SENDJAY_JWT_SECRET: must be at least 32 bytes".into()));
+        }
+        if self.token_ttl_secs < 60 {
+            return Err(RouterError::Config("SENDJAY_TOKEN_TTL_SECS: must be at least 60".into()));
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(RouterError::Config("SENDJAY_LOG_FORMAT: must be `text` or `json`".into()));
+        }
+        Ok(())
+    }
+}
