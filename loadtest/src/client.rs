@@ -86,7 +86,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { launch: "manual", offer_subprotocol: true, timeout: Duration::from_secs(10) }
+        ConnectOptions {
+            launch: "manual",
+            offer_subprotocol: true,
+            timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -100,7 +104,11 @@ pub fn client_config() -> WebSocketConfig {
 
 impl Client {
     /// Connects to a node's WebSocket URL with a token.
-    pub async fn connect(url: &str, token: &str, options: ConnectOptions) -> Result<Client, ClientError> {
+    pub async fn connect(
+        url: &str,
+        token: &str,
+        options: ConnectOptions,
+    ) -> Result<Client, ClientError> {
         Self::connect_from(url, token, options, None).await
     }
 
@@ -112,11 +120,15 @@ impl Client {
         local: Option<std::net::IpAddr>,
     ) -> Result<Client, ClientError> {
         let full = format!("{url}?token={token}&launch={}", options.launch);
-        let mut request = full.as_str().into_client_request().map_err(|e| ClientError::Connect(e.to_string()))?;
+        let mut request = full
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::Connect(e.to_string()))?;
         if options.offer_subprotocol {
-            request
-                .headers_mut()
-                .insert("sec-websocket-protocol", HeaderValue::from_static(sendjay_common::SUBPROTOCOL_V1));
+            request.headers_mut().insert(
+                "sec-websocket-protocol",
+                HeaderValue::from_static(sendjay_common::SUBPROTOCOL_V1),
+            );
         }
         let host = request.uri().host().unwrap_or("127.0.0.1").to_owned();
         let port = request.uri().port_u16().unwrap_or(80);
@@ -125,17 +137,29 @@ impl Client {
             .map_err(|e| ClientError::Connect(e.to_string()))?
             .next()
             .ok_or_else(|| ClientError::Connect(format!("{host} does not resolve")))?;
-        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
-            .map_err(|e| ClientError::Connect(e.to_string()))?;
-        if let Some(local) = local {
-            socket.bind((local, 0).into()).map_err(|e| ClientError::Connect(format!("bind {local}: {e}")))?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
         }
-        let stream = socket.connect(addr).await.map_err(|e| ClientError::Connect(format!("{addr}: {e}")))?;
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
+        if let Some(local) = local {
+            socket
+                .bind((local, 0).into())
+                .map_err(|e| ClientError::Connect(format!("bind {local}: {e}")))?;
+        }
+        let stream = socket
+            .connect(addr)
+            .await
+            .map_err(|e| ClientError::Connect(format!("{addr}: {e}")))?;
         let _ = stream.set_nodelay(true);
-        let (ws, _response) =
-            tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(stream), Some(client_config()))
-                .await
-                .map_err(|e| ClientError::Connect(e.to_string()))?;
+        let (ws, _response) = tokio_tungstenite::client_async_with_config(
+            request,
+            MaybeTlsStream::Plain(stream),
+            Some(client_config()),
+        )
+        .await
+        .map_err(|e| ClientError::Connect(e.to_string()))?;
         Ok(Self::start(ws, options.timeout))
     }
 
@@ -152,27 +176,47 @@ impl Client {
             while let Some(message) = stream.next().await {
                 match message {
                     Ok(Message::Binary(bytes)) => match codec::decode_server_frame(&bytes) {
-                        Ok(ServerFrame::Reply { id, result }) => complete(&reader_pending, id, Ok(result)),
-                        Ok(ServerFrame::Error { id: Some(id), code, message }) => {
-                            complete(&reader_pending, id, Err(ClientError::Server { code, message }))
+                        Ok(ServerFrame::Reply { id, result }) => {
+                            complete(&reader_pending, id, Ok(result))
                         }
-                        Ok(ServerFrame::Error { id: None, code, message }) => {
-                            reader_orphans.lock().unwrap_or_else(|p| p.into_inner()).push((code, message))
-                        }
+                        Ok(ServerFrame::Error {
+                            id: Some(id),
+                            code,
+                            message,
+                        }) => complete(
+                            &reader_pending,
+                            id,
+                            Err(ClientError::Server { code, message }),
+                        ),
+                        Ok(ServerFrame::Error {
+                            id: None,
+                            code,
+                            message,
+                        }) => reader_orphans
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((code, message)),
                         Ok(ServerFrame::Push { push }) => {
                             let _ = push_tx.send(push);
                         }
                         Err(_) => {}
                     },
                     Ok(Message::Close(frame)) => {
-                        close = frame.map(|f| Closed { code: f.code.into(), reason: f.reason.to_string() });
+                        close = frame.map(|f| Closed {
+                            code: f.code.into(),
+                            reason: f.reason.to_string(),
+                        });
                         break;
                     }
                     Ok(_) => {}
                     Err(_) => break,
                 }
             }
-            let drained: Vec<_> = reader_pending.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+            let drained: Vec<_> = reader_pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain()
+                .collect();
             for (_, waiter) in drained {
                 let _ = waiter.send(Err(ClientError::Closed(close.clone())));
             }
@@ -192,18 +236,28 @@ impl Client {
     /// Sends a request and waits for its reply.
     pub async fn call(&self, call: Call) -> Result<Reply, ClientError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let bytes = codec::encode_request(&Request { id, call }).map_err(|e| ClientError::Unexpected(e.to_string()))?;
+        let bytes = codec::encode_request(&Request { id, call })
+            .map_err(|e| ClientError::Unexpected(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
         if let Err(e) = self.send_raw(bytes.into()).await {
-            self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
             return Err(e);
         }
         match tokio::time::timeout(self.timeout, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ClientError::Closed(self.close_info())),
             Err(_) => {
-                self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                self.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
                 Err(ClientError::Timeout(self.timeout))
             }
         }
@@ -216,12 +270,20 @@ impl Client {
 
     /// Sends any WebSocket message.
     pub async fn send_message(&self, message: Message) -> Result<(), ClientError> {
-        self.sink.lock().await.send(message).await.map_err(|_| ClientError::Closed(self.close_info()))
+        self.sink
+            .lock()
+            .await
+            .send(message)
+            .await
+            .map_err(|_| ClientError::Closed(self.close_info()))
     }
 
     /// Waits for the next push, up to `wait`.
     pub async fn next_push(&self, wait: Duration) -> Option<Push> {
-        tokio::time::timeout(wait, self.pushes.lock().await.recv()).await.ok().flatten()
+        tokio::time::timeout(wait, self.pushes.lock().await.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Waits until the server closes the connection (up to `wait`) and returns its close frame.
@@ -258,7 +320,11 @@ impl Client {
 }
 
 fn complete(pending: &Pending, id: u64, result: Result<Reply, ClientError>) {
-    if let Some(waiter) = pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+    if let Some(waiter) = pending
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&id)
+    {
         let _ = waiter.send(result);
     }
 }

@@ -5,5 +5,6 @@
 //! load scenarios and the integration tests.
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod client;
 pub mod router_api;

@@ -63,44 +63,83 @@ async fn http(
     auth: Option<&str>,
     body: Option<String>,
 ) -> Result<(u16, Bytes), RouterApiError> {
-    let unreachable = |detail: String| RouterApiError::Unreachable { url: base.to_owned(), detail };
-    let authority = base.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    let stream = tokio::net::TcpStream::connect(&authority).await.map_err(|e| unreachable(e.to_string()))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| unreachable(e.to_string()))?;
+    let unreachable = |detail: String| RouterApiError::Unreachable {
+        url: base.to_owned(),
+        detail,
+    };
+    let authority = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let stream = tokio::net::TcpStream::connect(&authority)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
     tokio::spawn(conn);
-    let mut request = hyper::Request::builder().method(method).uri(path).header("host", &authority);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", &authority);
     if let Some(token) = auth {
         request = request.header("authorization", format!("Bearer {token}"));
     }
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }
-    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).map_err(|e| unreachable(e.to_string()))?;
-    let response = sender.send_request(request).await.map_err(|e| unreachable(e.to_string()))?;
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| unreachable(e.to_string()))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| unreachable(e.to_string()))?;
     let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.map_err(|e| unreachable(e.to_string()))?.to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| unreachable(e.to_string()))?
+        .to_bytes();
     Ok((status, bytes))
 }
 
 /// Logs in with a password; returns the token and the assigned node.
-pub async fn login(router: &str, user: &str, password: &str, device: &str) -> Result<Login, RouterApiError> {
-    let body = serde_json::json!({ "user_id": user, "password": password, "device": device }).to_string();
+pub async fn login(
+    router: &str,
+    user: &str,
+    password: &str,
+    device: &str,
+) -> Result<Login, RouterApiError> {
+    let body =
+        serde_json::json!({ "user_id": user, "password": password, "device": device }).to_string();
     let (status, bytes) = http(router, "POST", "/v1/login", None, Some(body)).await?;
     if status != 200 {
-        return Err(RouterApiError::Refused { status, body: String::from_utf8_lossy(&bytes).into_owned() });
+        return Err(RouterApiError::Refused {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| RouterApiError::Refused { status, body: format!("unreadable login answer: {e}") })
+    serde_json::from_slice(&bytes).map_err(|e| RouterApiError::Refused {
+        status,
+        body: format!("unreadable login answer: {e}"),
+    })
 }
 
 /// Asks which node a token's user belongs on.
 pub async fn assign(router: &str, token: &str) -> Result<NodeRef, RouterApiError> {
     let (status, bytes) = http(router, "GET", "/v1/assign", Some(token), None).await?;
     if status != 200 {
-        return Err(RouterApiError::Refused { status, body: String::from_utf8_lossy(&bytes).into_owned() });
+        return Err(RouterApiError::Refused {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
     }
     serde_json::from_slice::<Assign>(&bytes)
         .map(|a| a.node)
-        .map_err(|e| RouterApiError::Refused { status, body: format!("unreadable assign answer: {e}") })
+        .map_err(|e| RouterApiError::Refused {
+            status,
+            body: format!("unreadable assign answer: {e}"),
+        })
 }
