@@ -7,8 +7,6 @@
 /// Why the server closed a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CloseReason {
-    /// The server is shutting down normally (1001, going away) without a drain.
-    GoingAway,
     /// The peer broke the WebSocket protocol itself (1002).
     ProtocolError,
     /// A frame exceeded the hard limit (1009); the connection cannot continue.
@@ -41,8 +39,7 @@ pub enum CloseReason {
 
 impl CloseReason {
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [CloseReason; 15] = [
-        CloseReason::GoingAway,
+    pub const ALL: [CloseReason; 14] = [
         CloseReason::ProtocolError,
         CloseReason::FrameTooLarge,
         CloseReason::Internal,
@@ -62,7 +59,6 @@ impl CloseReason {
     /// The numeric close code on the wire.
     pub fn code(self) -> u16 {
         match self {
-            CloseReason::GoingAway => 1001,
             CloseReason::ProtocolError => 1002,
             CloseReason::FrameTooLarge => 1009,
             CloseReason::Internal => 1011,
@@ -83,7 +79,6 @@ impl CloseReason {
     /// A short stable name, used as the close reason text prefix and as a metric label.
     pub fn as_str(self) -> &'static str {
         match self {
-            CloseReason::GoingAway => "going_away",
             CloseReason::ProtocolError => "protocol_error",
             CloseReason::FrameTooLarge => "frame_too_large",
             CloseReason::Internal => "internal",

@@ -92,7 +92,7 @@ pub struct Message {
     pub kind: MessageKind,
     /// The text.
     pub body: String,
-    /// When PostgreSQL committed it, in Unix milliseconds.
+    /// When it was written, inside the transaction that committed it, in Unix milliseconds.
     pub created_at_ms: i64,
 }
 
@@ -113,7 +113,7 @@ pub struct RoomSummary {
     pub unread: i64,
     /// When the room last had a message (or was created), in Unix milliseconds.
     pub last_activity_ms: i64,
-    /// The newest message, if any.
+    /// The newest message, if any, as a preview: its body cut to 200 characters.
     #[serde(default)]
     pub last_message: Option<Message>,
 }

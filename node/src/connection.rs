@@ -270,7 +270,7 @@ async fn run(
                     Some(Ok(Message::Binary(frame))) => {
                         let answer = Box::pin(handle_frame(ctx, conn, &frame)).await;
                         if !write(ws, Message::Binary(answer), true).await {
-                            return None;
+                            return Some((CloseReason::SlowConsumer, "reply write timed out".into()));
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
@@ -284,7 +284,12 @@ async fn run(
                             return None;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None => return None,
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite queued the echo of the client's close; send it.
+                        let _ = write_flush(ws).await;
+                        return None;
+                    }
+                    None => return None,
                     Some(Ok(_)) => {} // ping (answered by tungstenite), pong
                     Some(Err(WsError::Capacity(e))) => {
                         return Some((CloseReason::FrameTooLarge, format!("{e}")));

@@ -56,10 +56,16 @@ impl NodeError {
         }
     }
 
+    /// Whether PostgreSQL refused the data itself (SQLSTATE class 22): retrying would fail again.
+    fn is_data_error(&self) -> bool {
+        matches!(self, NodeError::Postgres(e) if e.code().is_some_and(|c| c.code().starts_with("22")))
+    }
+
     /// The wire error code for a reply.
     pub fn code(&self) -> ErrorCode {
         match self {
             NodeError::Client { code, .. } => *code,
+            _ if self.is_data_error() => ErrorCode::BadArgs,
             NodeError::Postgres(_) | NodeError::Pool(_) => ErrorCode::DatabaseUnavailable,
             _ => ErrorCode::Internal,
         }
@@ -69,6 +75,7 @@ impl NodeError {
     pub fn client_message(&self) -> String {
         match self {
             NodeError::Client { message, .. } => message.clone(),
+            _ if self.is_data_error() => "the database refused this value; change the request".into(),
             NodeError::Postgres(_) | NodeError::Pool(_) => {
                 "the database is unavailable; nothing was changed, retry with the same client_msg_id".into()
             }

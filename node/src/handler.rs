@@ -110,6 +110,9 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
             if args.body.trim().is_empty() {
                 return Err(bad_args("body must not be empty"));
             }
+            if args.body.contains('\0') {
+                return Err(bad_args("body must not contain NUL characters"));
+            }
             if args.body.len() > MAX_TEXT_BYTES {
                 return Err(bad_args(format!(
                     "body is {} bytes; the limit is {MAX_TEXT_BYTES}",

@@ -20,11 +20,27 @@ pub struct UserAuth {
     pub retired: bool,
 }
 
+/// A read cursor after `mark_read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadCursor {
+    /// The cursor now.
+    pub last_read_seq: i64,
+    /// Messages after it.
+    pub unread: i64,
+    /// Whether this call moved it.
+    pub moved: bool,
+}
+
 /// Handle to the database.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
 }
+
+/// Most message bytes in one `sync` or `history` page, so a reply stays far below the 1 MiB frame limit.
+pub const MAX_PAGE_BYTES: usize = 512 * 1024;
+/// Longest last-message preview in the room list, in characters.
+pub const PREVIEW_CHARS: i32 = 200;
 
 const MESSAGE_COLUMNS: &str =
     "room_id, seq, client_msg_id, sender_id, kind, body, (extract(epoch FROM created_at) * 1000)::bigint AS created_at_ms";
@@ -38,6 +54,21 @@ fn message_from(row: &Row, at: usize) -> Message {
         kind: MessageKind::parse(row.get(at + 4)).unwrap_or(MessageKind::Text),
         body: row.get(at + 5),
         created_at_ms: row.get(at + 6),
+    }
+}
+
+/// A resend must carry the same body: a different one under a used id is a client bug, not a retry.
+fn same_body(existing: Message, body: &str) -> Result<Message, NodeError> {
+    if existing.body == body {
+        Ok(existing)
+    } else {
+        Err(NodeError::client(
+            ErrorCode::Conflict,
+            format!(
+                "client_msg_id `{}` was already used for another message (seq {}); use a fresh id for a new message",
+                existing.client_msg_id, existing.seq
+            ),
+        ))
     }
 }
 
@@ -130,7 +161,9 @@ impl Store {
                     lm.room_id, lm.seq, lm.client_msg_id, lm.sender_id, lm.kind, lm.body, lm.created_at_ms
                FROM room_members m
                JOIN rooms r ON r.id = m.room_id
-               LEFT JOIN LATERAL (SELECT {MESSAGE_COLUMNS} FROM messages x
+               LEFT JOIN LATERAL (SELECT room_id, seq, client_msg_id, sender_id, kind, left(body, {PREVIEW_CHARS}) AS body,
+                                         (extract(epoch FROM created_at) * 1000)::bigint AS created_at_ms
+                                    FROM messages x
                                    WHERE x.room_id = r.id AND x.seq = r.last_seq) lm ON true
               WHERE m.user_id = $1
               ORDER BY r.last_activity DESC, r.id DESC"
@@ -219,7 +252,7 @@ impl Store {
             .find_by_client_id(&client, user_id, room_id, client_msg_id)
             .await?
         {
-            return Ok((existing, true));
+            return same_body(existing, body).map(|m| (m, true));
         }
         let tx = client.transaction().await?;
         // Take the room's next seq under its row lock; only members may.
@@ -247,7 +280,7 @@ impl Store {
             .await?
         {
             tx.rollback().await?;
-            return Ok((message_from(&row, 0), true));
+            return same_body(message_from(&row, 0), body).map(|m| (m, true));
         }
         let insert = format!(
             "INSERT INTO messages (room_id, seq, sender_id, client_msg_id, kind, body)

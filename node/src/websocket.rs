@@ -18,7 +18,7 @@ pub fn server_config() -> WebSocketConfig {
     let mut config = WebSocketConfig::default();
     config.read_buffer_size = READ_BUFFER_BYTES;
     config.write_buffer_size = 0;
-    config.max_write_buffer_size = HARD_MAX_MESSAGE_BYTES * 4;
+    config.max_write_buffer_size = HARD_MAX_MESSAGE_BYTES * 16;
     config.max_message_size = Some(HARD_MAX_MESSAGE_BYTES);
     config.max_frame_size = Some(HARD_MAX_MESSAGE_BYTES);
     config

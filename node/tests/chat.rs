@@ -233,6 +233,45 @@ async fn same_client_id_twice_stores_one_message() {
         .unwrap()
         .get(0);
     assert_eq!(last_seq, 2, "seqs stay gap-free: a duplicate takes no seq");
+
+    // Reusing an id for a different body is a client bug, not a retry.
+    let err = alice_web
+        .call(Call::Send(SendArgs {
+            room_id: room,
+            client_msg_id: "retry-me".into(),
+            body: "different".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Server {
+                code: ErrorCode::Conflict,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // A body PostgreSQL cannot store is refused as bad args, not as a retryable outage.
+    let err = alice_web
+        .call(Call::Send(SendArgs {
+            room_id: room,
+            client_msg_id: "nul".into(),
+            body: "a\0b".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Server {
+                code: ErrorCode::BadArgs,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
