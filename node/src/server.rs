@@ -89,13 +89,10 @@ async fn route(
                 &format!("not ready: {why}\n"),
             ),
         },
-        "/metrics" => {
-            ctx.metrics.run_upkeep();
-            Response::builder()
-                .header("content-type", "text/plain; version=0.0.4")
-                .body(Full::new(Bytes::from(ctx.metrics.render())))
-                .unwrap_or_default()
-        }
+        "/metrics" => Response::builder()
+            .header("content-type", "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(crate::metrics::render(&ctx).await)))
+            .unwrap_or_default(),
         _ => text(
             StatusCode::NOT_FOUND,
             "not found: try /v1/ws, /healthz, /readyz or /metrics\n",
