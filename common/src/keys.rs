@@ -9,6 +9,7 @@
 //! | `<p>:{u:<user>}:sess` | hash, expiring | device class → `<node>/<conn>/<generation>` of the live session |
 //! | `<p>:{u:<user>}:gen` | counter | session generation, the fencing token of duplicate-login decisions |
 //! | `<p>:node:<node>` | hash, expiring | a node's announcement: url, version, connections, draining |
+//! | `<p>:node:<node>:users` | set | users with a session on that node, for cleanup when it dies |
 //! | `<p>:nodes` | set | ids of announced nodes (stale ids are swept by survivors) |
 //! | channel `<p>:room:<room>` | pub/sub | pushes for a room's members (encoded `ServerFrame`s) |
 //! | channel `<p>:user:<user>` | pub/sub | [`crate::bus::UserEvent`]s for one user's sessions |
@@ -51,6 +52,11 @@ impl KeySchema {
     /// A node's announcement hash.
     pub fn node(&self, node: &str) -> String {
         format!("{}:node:{node}", self.prefix)
+    }
+
+    /// The set of users with a session on a node (for cleanup after the node dies).
+    pub fn node_users(&self, node: &str) -> String {
+        format!("{}:node:{node}:users", self.prefix)
     }
 
     /// The set of announced node ids.

@@ -12,6 +12,8 @@ pub mod error_code;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+#[cfg(feature = "redis")]
+pub mod membership;
 #[cfg(feature = "postgres")]
 pub mod migrate;
 pub mod protocol;

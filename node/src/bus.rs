@@ -38,6 +38,25 @@ pub struct Bus {
     registry: Arc<Registry>,
     stats: Arc<NodeStats>,
     subscribed: AsyncMutex<HashSet<String>>,
+    sharded: bool,
+}
+
+/// Whether a Redis URL names a Redis Cluster (then the bus uses sharded pub/sub).
+pub fn is_cluster_url(url: &str) -> bool {
+    url.starts_with("redis-cluster://") || url.starts_with("rediss-cluster://")
+}
+
+/// Groups channels by cluster hash slot: a sharded (un)subscribe may only name channels of one slot.
+fn by_slot(channels: Vec<String>) -> Vec<Vec<String>> {
+    let mut groups: std::collections::BTreeMap<u16, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for channel in channels {
+        groups
+            .entry(fred::util::redis_keyslot(channel.as_bytes()))
+            .or_default()
+            .push(channel);
+    }
+    groups.into_values().collect()
 }
 
 /// Builds fred clients with the node's timeouts and reconnect policy.
@@ -88,6 +107,7 @@ impl Bus {
             registry,
             stats,
             subscribed: AsyncMutex::new(HashSet::new()),
+            sharded: is_cluster_url(url),
         }))
     }
 
@@ -118,7 +138,7 @@ impl Bus {
         if new.is_empty() {
             return Ok(());
         }
-        self.subscriber.subscribe(new.clone()).await?;
+        self.subscribe(new.clone()).await?;
         subscribed.extend(new);
         Ok(())
     }
@@ -142,20 +162,50 @@ impl Bus {
         if gone.is_empty() {
             return Ok(());
         }
-        self.subscriber.unsubscribe(gone.clone()).await?;
+        self.unsubscribe(gone.clone()).await?;
         for channel in &gone {
             subscribed.remove(channel);
         }
         Ok(())
     }
 
+    async fn subscribe(&self, channels: Vec<String>) -> Result<(), NodeError> {
+        if !self.sharded {
+            return Ok(self.subscriber.subscribe(channels).await?);
+        }
+        for group in by_slot(channels) {
+            self.subscriber.ssubscribe(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, channels: Vec<String>) -> Result<(), NodeError> {
+        if !self.sharded {
+            return Ok(self.subscriber.unsubscribe(channels).await?);
+        }
+        for group in by_slot(channels) {
+            self.subscriber.sunsubscribe(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, channel: String, payload: Bytes) -> Result<(), NodeError> {
+        let _: i64 = if self.sharded {
+            self.commands
+                .spublish(channel, Value::Bytes(payload))
+                .await?
+        } else {
+            self.commands
+                .publish(channel, Value::Bytes(payload))
+                .await?
+        };
+        Ok(())
+    }
+
     /// Publishes an encoded client frame to a room's members on every node.
     pub async fn publish_room(&self, room: i64, frame: Bytes) -> Result<(), NodeError> {
         let started = Instant::now();
-        let result: Result<i64, _> = self
-            .commands
-            .publish(self.keys.room_channel(room), Value::Bytes(frame))
-            .await;
+        let result = self.publish(self.keys.room_channel(room), frame).await;
         metrics::histogram!(m::BUS_PUBLISH_SECONDS).record(started.elapsed().as_secs_f64());
         result?;
         metrics::counter!(m::MESSAGES_PUBLISHED).increment(1);
@@ -165,9 +215,7 @@ impl Bus {
     /// Publishes an event to every session of `user` on every node.
     pub async fn publish_user(&self, user: &str, event: &UserEvent) -> Result<(), NodeError> {
         let bytes = codec::encode(event).map_err(|e| NodeError::Internal(e.to_string()))?;
-        let _: i64 = self
-            .commands
-            .publish(self.keys.user_channel(user), Value::Bytes(bytes.into()))
+        self.publish(self.keys.user_channel(user), bytes.into())
             .await?;
         metrics::counter!(m::MESSAGES_PUBLISHED).increment(1);
         Ok(())
@@ -177,6 +225,7 @@ impl Bus {
     pub async fn receive(self: Arc<Self>) {
         let mut messages = self.subscriber.message_rx();
         let mut reconnects = self.subscriber.reconnect_rx();
+        let mut cluster_changes = self.subscriber.cluster_change_rx();
         loop {
             tokio::select! {
                 received = messages.recv() => match received {
@@ -197,6 +246,17 @@ impl Bus {
                     }
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
+                },
+                changed = cluster_changes.recv() => match changed {
+                    // fred does not move sharded subscriptions when slots move: subscribe again where they
+                    // live now, and have clients sync what may have been missed meanwhile.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        if let Err(e) = self.subscriber.resubscribe_all().await {
+                            tracing::warn!(error = %e, "could not resubscribe after a cluster change");
+                        }
+                        self.tell_everyone_to_sync("bus_cluster_changed");
+                    }
+                    Err(RecvError::Closed) => {}
                 },
             }
         }

@@ -59,6 +59,18 @@ pub struct NodeConfig {
     /// Seconds a draining node waits for its clients to leave before closing the rest.
     #[arg(long, env = "SENDJAY_DRAIN_GRACE_SECS", default_value_t = 20)]
     pub drain_grace_secs: u64,
+    /// Turn away users whose assigned node (by rendezvous hashing) is another one, with close code 4006.
+    #[arg(long, env = "SENDJAY_ENFORCE_ASSIGNMENT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enforce_assignment: bool,
+    /// Seconds over which users that move to a joining node are asked to reconnect (jittered).
+    #[arg(long, env = "SENDJAY_REBALANCE_SPREAD_SECS", default_value_t = 10)]
+    pub rebalance_spread_secs: u64,
+    /// Seconds after a ring change during which the previous assignment is still accepted.
+    #[arg(long, env = "SENDJAY_ASSIGNMENT_GRACE_SECS", default_value_t = 30)]
+    pub assignment_grace_secs: u64,
+    /// Seconds without a heartbeat after which a node counts as dead.
+    #[arg(long, env = "SENDJAY_NODE_TIMEOUT_SECS", default_value_t = 5)]
+    pub node_timeout_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -103,6 +115,12 @@ impl NodeConfig {
             return bad(
                 "SENDJAY_DB_POOL_SIZE / SENDJAY_MAX_CONNECTIONS / SENDJAY_OUTBOX_MAX_FRAMES",
                 "must be > 0",
+            );
+        }
+        if self.node_timeout_secs < 2 {
+            return bad(
+                "SENDJAY_NODE_TIMEOUT_SECS",
+                "must be at least 2 (nodes announce every second)",
             );
         }
         if self.session_ttl_secs < 3 {

@@ -15,6 +15,7 @@ use sendjay_common::close_code::CloseReason;
 use sendjay_common::codec;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::keys::SessionRecord;
+use sendjay_common::membership;
 use sendjay_common::protocol::{Push, ServerFrame};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
@@ -75,6 +76,15 @@ pub async fn serve(
         Ok(claims) => claims,
         Err((reason, text)) => return close(&mut ws, reason, &text).await,
     };
+    if ctx.config.enforce_assignment && !ctx.ring.accepts(&claims.sub) {
+        let owner = ctx.ring.owner(&claims.sub).unwrap_or_default();
+        return close(
+            &mut ws,
+            CloseReason::WrongNode,
+            &format!("assigned to {owner}; ask the router"),
+        )
+        .await;
+    }
     let conn = Arc::new(Conn {
         id: ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
         user: Arc::from(claims.sub.as_str()),
@@ -184,6 +194,9 @@ async fn start_session(
         }
     };
     conn.generation.store(generation, Ordering::Release);
+    membership::add_user(redis, ctx.bus.keys(), &ctx.node_id, &conn.user)
+        .await
+        .map_err(|e| unavailable(e.into()))?;
     let record = SessionRecord {
         node: ctx.node_id.clone(),
         conn: conn.id,

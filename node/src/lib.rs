@@ -13,10 +13,10 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod handler;
-pub mod membership;
 pub mod metrics;
 pub mod outbox;
 pub mod registry;
+pub mod ring;
 pub mod server;
 pub mod sessions;
 pub mod stats;
@@ -34,6 +34,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use sendjay_common::codec;
 use sendjay_common::jwt::TokenKeys;
 use sendjay_common::keys::KeySchema;
+use sendjay_common::membership::{self, NodeInfo};
 use sendjay_common::protocol::{Push, ServerFrame};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -75,6 +76,8 @@ pub struct NodeContext {
     pub metrics: PrometheusHandle,
     /// Connection id source.
     pub next_conn_id: AtomicU64,
+    /// Which users belong here.
+    pub ring: ring::Ring,
     draining: AtomicBool,
 }
 
@@ -214,6 +217,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("ws://{addr}{}", sendjay_common::WS_PATH_V1));
+    let node_id_for_ring = node_id.clone();
+    let config_grace = config.assignment_grace_secs;
     let ctx = Arc::new(NodeContext {
         sessions: Sessions::new(keys, config.session_ttl_secs),
         config,
@@ -226,6 +231,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         stats,
         metrics,
         next_conn_id: AtomicU64::new(1),
+        ring: ring::Ring::new(&node_id_for_ring, Duration::from_secs(config_grace)),
         draining: AtomicBool::new(false),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -245,34 +251,106 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     })
 }
 
-/// Announces the node and refreshes its users' session records until aborted.
+/// Announces the node, follows the ring (rebalancing and sweeping dead nodes) and refreshes session records,
+/// until aborted.
 async fn keep_alive(ctx: Arc<NodeContext>) {
     let mut tick = tokio::time::interval(membership::ANNOUNCE_INTERVAL);
     let refresh_every = (ctx.config.session_ttl_secs / 3).max(1);
     let mut since_refresh = 0u64;
     loop {
         tick.tick().await;
-        let (connections, _, _) = ctx.registry.counts();
-        let announcement = membership::Announcement {
-            node: &ctx.node_id,
-            url: &ctx.public_url,
-            version: VERSION,
-            connections,
-            draining: ctx.is_draining(),
-        };
-        if let Err(e) =
-            membership::announce(ctx.bus.commands(), ctx.bus.keys(), &announcement).await
-        {
-            tracing::warn!(error = %e, "could not announce the node in Redis");
+        if let Err(e) = follow_cluster(&ctx).await {
+            tracing::warn!(error = %e, "could not announce the node or read the ring in Redis");
         }
-        since_refresh += membership::ANNOUNCE_INTERVAL.as_secs().max(1);
+        since_refresh += 1;
         if since_refresh >= refresh_every {
             since_refresh = 0;
             let users = ctx.registry.users();
-            let result = ctx.sessions.refresh(ctx.bus.commands(), &users).await;
-            if let Err(e) = result {
+            if let Err(e) = ctx.sessions.refresh(ctx.bus.commands(), &users).await {
                 tracing::warn!(error = %e, "could not refresh session records in Redis");
             }
         }
+    }
+}
+
+async fn follow_cluster(ctx: &Arc<NodeContext>) -> Result<(), NodeError> {
+    let redis = ctx.bus.commands();
+    let keys = ctx.bus.keys();
+    let me = NodeInfo {
+        id: ctx.node_id.clone(),
+        url: ctx.public_url.clone(),
+        version: VERSION.to_owned(),
+        connections: ctx.registry.counts().0 as u64,
+        draining: ctx.is_draining(),
+    };
+    let timeout = Duration::from_secs(ctx.config.node_timeout_secs);
+    membership::announce(redis, keys, &me, timeout).await?;
+    let (alive, dead) = membership::read_nodes(redis, keys).await?;
+    for node in dead {
+        let removed = membership::sweep_dead_node(redis, keys, &node).await?;
+        tracing::warn!(node = %node, sessions = removed, "swept a dead node's session records");
+    }
+    let members: Vec<String> = alive
+        .into_iter()
+        .filter(|n| !n.draining)
+        .map(|n| n.id)
+        .collect();
+    if ctx.ring.update(members) && !ctx.is_draining() {
+        rebalance(ctx);
+    }
+    Ok(())
+}
+
+/// Asks the local users that now belong on another node to reconnect, spread over the rebalance window,
+/// and closes those still here once their turn and the grace period have passed.
+fn rebalance(ctx: &Arc<NodeContext>) {
+    let spread_ms = ctx.config.rebalance_spread_secs * 1000;
+    let mut moved = 0usize;
+    for user in ctx.registry.users() {
+        let Some(owner) = ctx.ring.owner(&user) else {
+            continue;
+        };
+        if owner == ctx.node_id {
+            continue;
+        }
+        moved += 1;
+        let after_ms = if spread_ms == 0 {
+            0
+        } else {
+            rand::random_range(0..spread_ms)
+        };
+        let push = ServerFrame::Push {
+            push: Push::Reconnect {
+                after_ms,
+                reason: "rebalancing".into(),
+            },
+        };
+        let Ok(frame) = codec::encode_server_frame(&push) else {
+            continue;
+        };
+        ctx.registry.deliver_user(&user, &Bytes::from(frame));
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(
+                Duration::from_millis(after_ms)
+                    + Duration::from_secs(ctx.config.assignment_grace_secs),
+            )
+            .await;
+            if ctx.ring.owner(&user).as_deref() == Some(owner.as_str()) {
+                for conn in ctx.registry.conns_of(&user) {
+                    conn.outbox.close(
+                        sendjay_common::close_code::CloseReason::WrongNode,
+                        owner.clone(),
+                    );
+                }
+            }
+        });
+    }
+    if moved > 0 {
+        ::metrics::counter!(crate::metrics::REBALANCED).increment(moved as u64);
+        tracing::info!(
+            users = moved,
+            "ring changed; asked users that now belong elsewhere to reconnect"
+        );
     }
 }

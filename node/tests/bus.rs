@@ -36,7 +36,7 @@ async fn a_node_without_members_of_a_room_receives_none_of_its_traffic() {
     );
 
     // Redis agrees: exactly two nodes subscribe to the busy room's channel.
-    let mut redis = tokio::net::TcpStream::connect(("127.0.0.1", cluster.redis.port()))
+    let mut redis = tokio::net::TcpStream::connect(("127.0.0.1", cluster.redis.as_ref().unwrap().port()))
         .await
         .unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

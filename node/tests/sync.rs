@@ -73,11 +73,11 @@ async fn messages_acknowledged_while_redis_is_down_are_not_lost() {
     send(&alice, room, "before", "before the outage").await;
     expect_message(&bob, room, 1).await;
 
-    cluster.redis.stop().await;
+    cluster.redis().stop().await;
     // PostgreSQL still takes the message: the ack comes, the push cannot.
     let (during, _) = send(&alice, room, "during", "during the outage").await;
     assert_eq!(during.seq, 2);
-    cluster.redis.restart().await;
+    cluster.redis().restart().await;
 
     // After the bus reconnects, bob is told to sync, and sync returns the missed message.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

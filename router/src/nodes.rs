@@ -4,8 +4,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use fred::prelude::*;
+use fred::prelude::Client;
 use sendjay_common::keys::KeySchema;
+use sendjay_common::membership;
 use sendjay_common::rendezvous;
 
 use crate::error::RouterError;
@@ -30,7 +31,12 @@ pub struct NodeDirectory {
 impl NodeDirectory {
     /// A directory reading from `redis`, caching for `ttl`.
     pub fn new(redis: Client, keys: KeySchema, ttl: Duration) -> NodeDirectory {
-        NodeDirectory { redis, keys, ttl, cache: Mutex::new(None) }
+        NodeDirectory {
+            redis,
+            keys,
+            ttl,
+            cache: Mutex::new(None),
+        }
     }
 
     /// Live, non-draining nodes, sorted by id.
@@ -40,18 +46,12 @@ impl NodeDirectory {
                 return Ok(nodes.clone());
             }
         }
-        let ids: Vec<String> = self.redis.smembers(self.keys.nodes()).await?;
-        let mut nodes = Vec::with_capacity(ids.len());
-        for id in ids {
-            let fields: std::collections::HashMap<String, String> = self.redis.hgetall(self.keys.node(&id)).await?;
-            // An expired announcement (empty hash) is a dead node; survivors sweep the id from the set.
-            let (Some(url), Some(draining)) = (fields.get("url"), fields.get("draining")) else { continue };
-            if draining == "0" {
-                nodes.push(NodeInfo { id, url: url.clone() });
-            }
-        }
-        nodes.sort_by(|a, b| a.id.cmp(&b.id));
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), nodes.clone()));
+        let (alive, _dead) = membership::read_nodes(&self.redis, &self.keys).await?;
+        let nodes: Vec<NodeInfo> =
+            alive.into_iter().filter(|n| !n.draining).map(|n| NodeInfo { id: n.id, url: n.url }).collect();
+        ::metrics::gauge!(crate::metrics::LIVE_NODES).set(nodes.len() as f64);
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), nodes.clone()));
         Ok(nodes)
     }
 

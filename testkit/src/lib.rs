@@ -18,9 +18,11 @@
 
 mod postgres;
 mod redis;
+mod redis_cluster;
 
 pub use postgres::{postgres, PgServer};
 pub use redis::RedisServer;
+pub use redis_cluster::RedisCluster;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -32,6 +32,7 @@ pub struct RedisServer {
     port: u16,
     bin: PathBuf,
     server: Option<Child>,
+    extra_args: Vec<String>,
     watchdog: Child,
     // Last, so it is removed after the processes using it are gone.
     dir: TempDir,
@@ -42,6 +43,11 @@ impl RedisServer {
     ///
     /// Panics, saying what to do, if `redis-server` is missing or does not come up.
     pub async fn start() -> RedisServer {
+        Self::start_with_args(&[]).await
+    }
+
+    /// Like [`RedisServer::start`], with extra `redis-server` arguments (for example cluster mode).
+    pub async fn start_with_args(extra_args: &[&str]) -> RedisServer {
         let bin = find_redis_server();
         let dir = tempfile::Builder::new()
             .prefix("sendjay-redis-")
@@ -57,6 +63,7 @@ impl RedisServer {
             port: 0,
             bin,
             server: None,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             watchdog,
             dir,
         };
@@ -140,6 +147,7 @@ impl RedisServer {
             .arg(dir)
             .arg("--logfile")
             .arg(&log)
+            .args(&self.extra_args)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

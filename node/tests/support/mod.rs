@@ -9,7 +9,7 @@ use sendjay_common::jwt::{now_secs, TokenKeys};
 use sendjay_common::protocol::{Call, DeviceClass, Message, Push, Reply, SendArgs};
 use sendjay_loadtest::client::{Client, ConnectOptions};
 use sendjay_node::{NodeConfig, RunningNode};
-use sendjay_testkit::RedisServer;
+use sendjay_testkit::{RedisCluster, RedisServer};
 
 /// The JWT secret of test clusters.
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
@@ -18,8 +18,12 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 pub struct TestCluster {
     /// The test's own database.
     pub database_url: String,
-    /// The test's own Redis.
-    pub redis: RedisServer,
+    /// The test's own Redis (absent when running on a Redis Cluster).
+    pub redis: Option<RedisServer>,
+    /// The test's own Redis Cluster, when asked for.
+    pub redis_cluster: Option<RedisCluster>,
+    /// The Redis URL nodes use.
+    pub redis_url: String,
     /// Running nodes.
     pub nodes: Vec<RunningNode>,
     /// Token keys.
@@ -35,8 +39,28 @@ impl TestCluster {
 
     /// Like [`TestCluster::start`], adjusting each node's configuration.
     pub async fn start_with(nodes: usize, adjust: impl Fn(&mut NodeConfig)) -> TestCluster {
-        let database_url = sendjay_testkit::postgres().await.fresh_database().await;
         let redis = RedisServer::start().await;
+        Self::start_on(nodes, Some(redis), None, adjust).await
+    }
+
+    /// A fresh database and a 3-master Redis Cluster with `nodes` nodes.
+    pub async fn start_on_redis_cluster(nodes: usize) -> TestCluster {
+        let cluster = RedisCluster::start(3).await;
+        Self::start_on(nodes, None, Some(cluster), |_| {}).await
+    }
+
+    async fn start_on(
+        nodes: usize,
+        redis: Option<RedisServer>,
+        redis_cluster: Option<RedisCluster>,
+        adjust: impl Fn(&mut NodeConfig),
+    ) -> TestCluster {
+        let database_url = sendjay_testkit::postgres().await.fresh_database().await;
+        let redis_url = match (&redis, &redis_cluster) {
+            (Some(r), _) => r.url(),
+            (None, Some(c)) => c.url(),
+            (None, None) => unreachable!("a test cluster needs a Redis"),
+        };
         let (db, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
             .await
             .expect("connect");
@@ -44,6 +68,8 @@ impl TestCluster {
         let mut cluster = TestCluster {
             database_url,
             redis,
+            redis_cluster,
+            redis_url,
             nodes: Vec::new(),
             keys: TokenKeys::new(SECRET.as_bytes(), None).unwrap(),
             db,
@@ -56,10 +82,12 @@ impl TestCluster {
 
     /// The configuration a node of this cluster gets.
     pub fn node_config(&self) -> NodeConfig {
-        let mut config = NodeConfig::with_required(&self.database_url, &self.redis.url(), SECRET);
+        let mut config = NodeConfig::with_required(&self.database_url, &self.redis_url, SECRET);
         config.heartbeat_interval_secs = 1;
         config.heartbeat_timeout_secs = 3;
         config.drain_grace_secs = 2;
+        // Tests place users on chosen nodes; the assignment rule has tests of its own.
+        config.enforce_assignment = false;
         config
     }
 
@@ -70,6 +98,13 @@ impl TestCluster {
         let node = sendjay_node::start(config).await.expect("node starts");
         self.nodes.push(node);
         self.nodes.len() - 1
+    }
+
+    /// The single Redis server (panics on a Redis Cluster).
+    pub fn redis(&mut self) -> &mut RedisServer {
+        self.redis
+            .as_mut()
+            .expect("this test cluster runs on a single Redis")
     }
 
     /// Direct SQL access.
