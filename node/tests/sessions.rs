@@ -67,25 +67,36 @@ async fn an_automatic_launch_never_evicts() {
 async fn concurrent_logins_of_one_device_class_leave_exactly_one_session() {
     let cluster = TestCluster::start(2).await;
     cluster.users(&["alice"]).await;
-    for round in 0..10 {
+    let urls = [cluster.nodes[0].ws_url(), cluster.nodes[1].ws_url()];
+    for round in 0..100 {
         let token = cluster.token("alice", DeviceClass::Web);
-        let urls = [cluster.nodes[0].ws_url(), cluster.nodes[1].ws_url()];
         let (a, b) = tokio::join!(
             Client::connect(&urls[0], &token, ConnectOptions::default()),
             Client::connect(&urls[1], &token, ConnectOptions::default())
         );
         let clients = [a.unwrap(), b.unwrap()];
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Both race through auth and the claim; the loser is closed with `evicted`.
+        let (ping_a, ping_b) = tokio::join!(clients[0].call(Call::Ping), clients[1].call(Call::Ping));
+        let _ = (ping_a, ping_b);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !clients.iter().any(Client::is_closed) {
+            assert!(tokio::time::Instant::now() < deadline, "round {round}: nobody was evicted");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Give a wrongly doubled close time to arrive, then check exactly one is alive and answering.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let mut alive = 0;
         for c in &clients {
-            if c.call(Call::Ping).await.is_ok() {
+            if !c.is_closed() && c.call(Call::Ping).await.is_ok() {
                 alive += 1;
+            } else {
+                let closed = c.closed(Duration::from_secs(1)).await.flatten();
+                assert_eq!(closed.map(|c| c.code), Some(CloseReason::Evicted.code()), "round {round}");
             }
         }
         assert_eq!(alive, 1, "round {round}: exactly one session survives");
         for c in &clients {
             c.close().await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
