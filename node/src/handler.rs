@@ -34,7 +34,9 @@ pub async fn handle_frame(ctx: &NodeContext, conn: &Conn, frame: &[u8]) -> Bytes
         }
     };
     let op = request.call.op();
-    let answer = run(ctx, conn, request.call).await;
+    // One span per request: logs of the request carry its id and op (never its arguments).
+    let span = tracing::info_span!("request", id = request.id, op);
+    let answer = tracing::Instrument::instrument(run(ctx, conn, request.call), span).await;
     metrics::histogram!(m::REQUEST_SECONDS, "op" => op).record(started.elapsed().as_secs_f64());
     let frame = match answer {
         Ok(result) => {

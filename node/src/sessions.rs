@@ -95,6 +95,7 @@ impl Sessions {
         conn: u64,
         launch: Launch,
     ) -> Result<Claim, NodeError> {
+        let _redis = crate::metrics::Timer::redis("session_claim");
         let mode = match launch {
             Launch::Manual => "manual",
             Launch::Auto => "auto",
@@ -131,6 +132,7 @@ impl Sessions {
         user: &str,
         device: DeviceClass,
     ) -> Result<Option<SessionRecord>, NodeError> {
+        let _redis = crate::metrics::Timer::redis("session_current");
         let value: Option<String> = redis
             .hget(self.keys.sessions(user), device.as_str())
             .await?;
@@ -145,6 +147,7 @@ impl Sessions {
         device: DeviceClass,
         record: &SessionRecord,
     ) -> Result<bool, NodeError> {
+        let _redis = crate::metrics::Timer::redis("session_release");
         let removed: i64 = self
             .release
             .evalsha_with_reload(
@@ -162,6 +165,7 @@ impl Sessions {
         redis: &Client,
         users: &[std::sync::Arc<str>],
     ) -> Result<(), NodeError> {
+        let _redis = crate::metrics::Timer::redis("session_refresh");
         let pipeline = redis.pipeline();
         let mut queued = 0usize;
         for user in users {

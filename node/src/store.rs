@@ -107,6 +107,12 @@ impl Store {
         &self.pool
     }
 
+    /// A pooled connection; the wait is recorded in `sendjay_db_pool_wait_duration_seconds`.
+    async fn get(&self) -> Result<deadpool_postgres::Object, NodeError> {
+        let _wait = crate::metrics::Timer::new(crate::metrics::DB_POOL_WAIT_SECONDS);
+        Ok(self.pool.get().await?)
+    }
+
     /// Applies pending migrations under the advisory lock.
     pub async fn migrate(&self) -> Result<Vec<&'static str>, NodeError> {
         let mut client = self.pool.get().await?;
@@ -117,6 +123,7 @@ impl Store {
 
     /// Whether the database answers and has the current schema.
     pub async fn ready(&self) -> bool {
+        let _query = crate::metrics::Timer::db("ready");
         match self.pool.get().await {
             Ok(client) => sendjay_common::migrate::is_current(&client)
                 .await
@@ -127,7 +134,8 @@ impl Store {
 
     /// The passkey and retirement of a user, or `None` when unknown.
     pub async fn user_auth(&self, user_id: &str) -> Result<Option<UserAuth>, NodeError> {
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("user_auth");
         let row = client
             .query_opt(
                 "SELECT passkey, retired_at IS NOT NULL AND retired_at <= now() FROM users WHERE id = $1",
@@ -142,7 +150,8 @@ impl Store {
 
     /// The ids of the rooms a user is a member of.
     pub async fn room_ids(&self, user_id: &str) -> Result<Vec<i64>, NodeError> {
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("room_ids");
         let rows = client
             .query(
                 "SELECT room_id FROM room_members WHERE user_id = $1",
@@ -154,7 +163,8 @@ impl Store {
 
     /// The user's rooms with unread counts and last message, most recently active first.
     pub async fn list_rooms(&self, user_id: &str) -> Result<Vec<RoomSummary>, NodeError> {
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("list_rooms");
         let sql = format!(
             "SELECT r.id, r.kind, r.name, r.last_seq, m.last_read_seq,
                     (extract(epoch FROM r.last_activity) * 1000)::bigint,
@@ -197,7 +207,8 @@ impl Store {
         before_seq: Option<i64>,
         limit: u32,
     ) -> Result<(Vec<Message>, bool), NodeError> {
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("history");
         self.require_member(&client, user_id, room_id).await?;
         let before = before_seq.unwrap_or(i64::MAX);
         let sql = format!(
@@ -247,7 +258,8 @@ impl Store {
         client_msg_id: &str,
         body: &str,
     ) -> Result<(Message, bool), NodeError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.get().await?;
+        let _query = crate::metrics::Timer::db("send");
         if let Some(existing) = self
             .find_by_client_id(&client, user_id, room_id, client_msg_id)
             .await?
@@ -322,7 +334,8 @@ impl Store {
         room_id: i64,
         seq: Option<i64>,
     ) -> Result<(i64, i64), NodeError> {
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("mark_read");
         let row = client
             .query_opt(
                 "UPDATE room_members m
@@ -356,7 +369,8 @@ impl Store {
         if cursors.is_empty() {
             return Ok((Vec::new(), false));
         }
-        let client = self.pool.get().await?;
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("sync");
         let rooms: Vec<i64> = cursors.iter().map(|c| c.room_id).collect();
         let seqs: Vec<i64> = cursors.iter().map(|c| c.seq).collect();
         let fetch = limit as i64 + 1;
