@@ -1,0 +1,198 @@
+//! The router against real PostgreSQL and Redis: login, assignment by rendezvous hashing, and two replicas
+//! that agree without sharing anything but Redis.
+
+use std::time::Duration;
+
+use sendjay_common::keys::KeySchema;
+use sendjay_common::membership::{self, NodeInfo};
+use sendjay_common::rendezvous;
+use sendjay_router::{RouterConfig, RunningRouter};
+use sendjay_testkit::RedisServer;
+use serde_json::Value;
+
+const SECRET: &str = "router-test-secret-router-test-secret";
+
+struct Setup {
+    _redis: RedisServer,
+    redis_url: String,
+    routers: Vec<RunningRouter>,
+    db: tokio_postgres::Client,
+}
+
+async fn setup(routers: usize) -> Setup {
+    let database_url = sendjay_testkit::postgres().await.fresh_database().await;
+    let redis = RedisServer::start().await;
+    let (db, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let hash = sendjay_router::accounts::hash_password("pw").unwrap();
+    db.execute(
+        "INSERT INTO users (id, display_name, password_hash, passkey)
+         SELECT format('user%s', i), 'u', $1, 'pk' FROM generate_series(1, 40) AS i",
+        &[&hash],
+    )
+    .await
+    .unwrap();
+    db.execute("INSERT INTO users (id, display_name, password_hash, passkey, retired_at) VALUES ('gone', 'g', $1, 'pk', now())", &[&hash])
+        .await
+        .unwrap();
+    let mut started = Vec::new();
+    for _ in 0..routers {
+        let mut config = RouterConfig::with_required(&database_url, &redis.url(), SECRET);
+        config.node_cache_ms = 0;
+        started.push(sendjay_router::start(config).await.unwrap());
+    }
+    Setup {
+        redis_url: redis.url(),
+        _redis: redis,
+        routers: started,
+        db,
+    }
+}
+
+async fn announce(redis_url: &str, id: &str, draining: bool) {
+    let redis = sendjay_router::redis_client(redis_url).await.unwrap();
+    let node = NodeInfo {
+        id: id.into(),
+        url: format!("ws://127.0.0.1:1/{id}"),
+        version: "test".into(),
+        connections: 0,
+        draining,
+    };
+    membership::announce(
+        &redis,
+        &KeySchema::default(),
+        &node,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+}
+
+async fn post_login(router: &RunningRouter, body: &str) -> (u16, Value) {
+    http(router, "POST", "/v1/login", None, body).await
+}
+
+async fn http(
+    router: &RunningRouter,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(router.addr).await.unwrap();
+    let auth = auth
+        .map(|t| format!("authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status: u16 = response[9..12].parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_agree_on_every_assignment() {
+    let setup = setup(2).await;
+    for id in ["node-a", "node-b", "node-c"] {
+        announce(&setup.redis_url, id, false).await;
+    }
+    announce(&setup.redis_url, "node-draining", true).await;
+    let nodes = ["node-a", "node-b", "node-c"];
+    let mut per_node = std::collections::HashMap::new();
+    for i in 1..=40 {
+        let user = format!("user{i}");
+        let body = format!(r#"{{"user_id":"{user}","password":"pw","device":"web"}}"#);
+        let (s1, a) = post_login(&setup.routers[0], &body).await;
+        let (s2, b) = post_login(&setup.routers[1], &body).await;
+        assert_eq!((s1, s2), (200, 200), "{a} {b}");
+        let expected = rendezvous::pick(nodes.iter().copied(), &user).unwrap();
+        assert_eq!(
+            a["node"]["id"], expected,
+            "router 1 follows rendezvous hashing"
+        );
+        assert_eq!(b["node"]["id"], expected, "router 2 agrees");
+        // The token also gets the same answer from /v1/assign on either router.
+        let token = a["token"].as_str().unwrap().to_owned();
+        let (s, assigned) = http(&setup.routers[1], "GET", "/v1/assign", Some(&token), "").await;
+        assert_eq!((s, assigned["node"]["id"].as_str()), (200, Some(expected)));
+        *per_node.entry(expected).or_insert(0) += 1;
+    }
+    assert_eq!(
+        per_node.len(),
+        3,
+        "users spread over all live nodes and never the draining one: {per_node:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_refusals_are_clear() {
+    let setup = setup(1).await;
+    let router = &setup.routers[0];
+    let (status, body) = post_login(
+        router,
+        r#"{"user_id":"user1","password":"pw","device":"web"}"#,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("no_nodes")),
+        "no node announced yet"
+    );
+    announce(&setup.redis_url, "node-a", false).await;
+    let cases = [
+        (
+            r#"{"user_id":"user1","password":"wrong","device":"web"}"#,
+            401,
+            "invalid_credentials",
+        ),
+        (
+            r#"{"user_id":"nobody","password":"pw","device":"web"}"#,
+            401,
+            "invalid_credentials",
+        ),
+        (
+            r#"{"user_id":"gone","password":"pw","device":"web"}"#,
+            403,
+            "user_retired",
+        ),
+        (
+            r#"{"user_id":"user1","password":"pw","device":"tablet"}"#,
+            400,
+            "bad_request",
+        ),
+        (r#"not json"#, 400, "bad_request"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = post_login(router, body).await;
+        assert_eq!(
+            (got, answer["error"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (status, ok) = post_login(
+        router,
+        r#"{"user_id":"user1","password":"pw","device":"mobile"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ok["device"], "mobile");
+    let (status, _) = http(router, "GET", "/v1/assign", Some("forged"), "").await;
+    assert_eq!(status, 401);
+    let count: i64 = setup
+        .db
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 41, "logins change nothing in the database");
+}
