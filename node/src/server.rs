@@ -133,7 +133,15 @@ fn upgrade(
                     Some(websocket::server_config()),
                 )
                 .await;
-                connection::serve(ws, ctx, params, shutdown).await;
+                // One span per connection; the session fills in who it is once the token is verified.
+                let span = tracing::info_span!(
+                    "conn",
+                    conn = tracing::field::Empty,
+                    user = tracing::field::Empty,
+                    device = tracing::field::Empty
+                );
+                let serve = connection::serve(ws, ctx, params, shutdown);
+                tracing::Instrument::instrument(serve, span).await;
             }
             Err(e) => tracing::debug!(error = %e, "upgrade failed"),
         }
