@@ -170,6 +170,7 @@ impl Bus {
     }
 
     async fn subscribe(&self, channels: Vec<String>) -> Result<(), NodeError> {
+        let _redis = m::Timer::redis("subscribe");
         if !self.sharded {
             return Ok(self.subscriber.subscribe(channels).await?);
         }
@@ -180,6 +181,7 @@ impl Bus {
     }
 
     async fn unsubscribe(&self, channels: Vec<String>) -> Result<(), NodeError> {
+        let _redis = m::Timer::redis("unsubscribe");
         if !self.sharded {
             return Ok(self.subscriber.unsubscribe(channels).await?);
         }
@@ -190,6 +192,7 @@ impl Bus {
     }
 
     async fn publish(&self, channel: String, payload: Bytes) -> Result<(), NodeError> {
+        let _redis = m::Timer::redis("publish");
         let _: i64 = if self.sharded {
             self.commands
                 .spublish(channel, Value::Bytes(payload))
@@ -229,7 +232,10 @@ impl Bus {
         loop {
             tokio::select! {
                 received = messages.recv() => match received {
-                    Ok(message) => self.dispatch(message).await,
+                    Ok(message) => {
+                        self.dispatch(message).await;
+                        metrics::gauge!(m::BUS_BACKLOG).set(messages.len() as f64);
+                    }
                     Err(RecvError::Lagged(lost)) => {
                         NodeStats::add(&self.stats.bus_lagged, lost);
                         metrics::counter!(m::DROPPED, "reason" => "bus_lagged").increment(lost);
@@ -278,6 +284,7 @@ impl Bus {
     }
 
     async fn dispatch(&self, message: RedisMessage) {
+        let _receive = m::Timer::new(m::BUS_RECEIVE_SECONDS);
         let channel: &str = &message.channel;
         if let Some(room) = self.keys.parse_room_channel(channel) {
             let Some(frame) = payload(message.value) else {
@@ -286,6 +293,9 @@ impl Bus {
             NodeStats::add(&self.stats.bus_room_received, 1);
             metrics::counter!(m::BUS_RECEIVED, "channel" => "room").increment(1);
             let delivery = self.registry.deliver_room(room, &frame);
+            if delivery.queued > 0 {
+                m::record_delivery(&frame);
+            }
             self.count_delivery(delivery);
         } else if let Some(user) = self.keys.parse_user_channel(channel) {
             NodeStats::add(&self.stats.bus_user_received, 1);

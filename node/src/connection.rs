@@ -92,6 +92,10 @@ pub async fn serve(
         generation: AtomicU64::new(0),
         outbox: Outbox::default(),
     });
+    tracing::Span::current()
+        .record("conn", conn.id)
+        .record("user", &*conn.user)
+        .record("device", conn.device.as_str());
     // Register locally and subscribe before claiming, so an eviction published by a racing login reaches us.
     let rooms = match ctx.store.room_ids(&conn.user).await {
         Ok(rooms) => rooms,
@@ -265,6 +269,7 @@ async fn run(
             biased;
             _ = conn.outbox.ready() => {
                 let drained = conn.outbox.drain();
+                let pushes = drained.frames.len() as u64;
                 for frame in drained.frames {
                     if !write(ws, Message::Binary(frame), false).await {
                         return Some((CloseReason::SlowConsumer, "socket write timed out".into()));
@@ -273,6 +278,7 @@ async fn run(
                 if !write_flush(ws).await {
                     return Some((CloseReason::SlowConsumer, "socket write timed out".into()));
                 }
+                metrics::counter!(m::PUSHES_WRITTEN).increment(pushes);
                 if let Some(close) = drained.close {
                     return Some(close);
                 }
