@@ -52,41 +52,72 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     metrics::counter!(crate::metrics::HTTP_ERRORS, "error" => code.to_owned()).increment(1);
-    json(status, &serde_json::json!({ "error": code, "message": message }))
+    json(
+        status,
+        &serde_json::json!({ "error": code, "message": message }),
+    )
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {
-    Response::builder().status(status).body(Full::new(Bytes::from(body))).unwrap_or_default()
+    Response::builder()
+        .status(status)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_default()
 }
 
-/// Routes one request.
-pub async fn route(req: Request<Incoming>, ctx: Arc<RouterContext>) -> Result<Response<Body>, Infallible> {
-    let response = match (req.method(), req.uri().path()) {
+/// Routes one request, in a tracing span, counted and timed by route.
+pub async fn route(
+    req: Request<Incoming>,
+    ctx: Arc<RouterContext>,
+) -> Result<Response<Body>, Infallible> {
+    let started = std::time::Instant::now();
+    let route = crate::metrics::route_label(req.uri().path());
+    let span = tracing::info_span!("request", method = %req.method(), route);
+    let response = tracing::Instrument::instrument(dispatch(req, ctx), span).await;
+    crate::metrics::record_request(route, response.status().as_u16(), started);
+    Ok(response)
+}
+
+async fn dispatch(req: Request<Incoming>, ctx: Arc<RouterContext>) -> Response<Body> {
+    match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/login") => login(req, &ctx).await,
         (&Method::GET, "/v1/assign") => assign(&req, &ctx).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
         (&Method::GET, "/readyz") => match ctx.readiness().await {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),
-            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")),
+            Err(why) => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {why}\n"),
+            ),
         },
-        (&Method::GET, "/metrics") => {
-            ctx.metrics.run_upkeep();
-            text(StatusCode::OK, ctx.metrics.render())
-        }
-        _ => error(StatusCode::NOT_FOUND, "not_found", "try POST /v1/login or GET /v1/assign"),
-    };
-    Ok(response)
+        (&Method::GET, "/metrics") => text(StatusCode::OK, crate::metrics::render(&ctx).await),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "try POST /v1/login or GET /v1/assign",
+        ),
+    }
 }
 
 fn unavailable(e: crate::error::RouterError) -> Response<Body> {
     tracing::warn!(error = %e, fault = e.fault().as_str(), "router dependency failed");
-    error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "a dependency of the router is down; retry shortly")
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "a dependency of the router is down; retry shortly",
+    )
 }
 
 async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(_) => return error(StatusCode::BAD_REQUEST, "bad_request", "body unreadable or over 16 KiB"),
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "body unreadable or over 16 KiB",
+            )
+        }
     };
     let Ok(login) = serde_json::from_slice::<LoginRequest>(&body) else {
         return error(
@@ -96,7 +127,11 @@ async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
         );
     };
     let Some(device) = DeviceClass::parse(&login.device) else {
-        return error(StatusCode::BAD_REQUEST, "bad_request", "device must be \"web\" or \"mobile\"");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "device must be \"web\" or \"mobile\"",
+        );
     };
     let account = match accounts::load(&ctx.pool, &login.user_id).await {
         Ok(account) => account,
@@ -104,28 +139,50 @@ async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
     };
     let invalid = || {
         metrics::counter!(crate::metrics::LOGINS, "result" => "invalid_credentials").increment(1);
-        error(StatusCode::UNAUTHORIZED, "invalid_credentials", "unknown user or wrong password")
+        error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "unknown user or wrong password",
+        )
     };
-    let Some(account) = account else { return invalid() };
+    let Some(account) = account else {
+        return invalid();
+    };
     if !accounts::verify_password(login.password, account.password_hash.clone()).await {
         return invalid();
     }
     if account.retired {
         metrics::counter!(crate::metrics::LOGINS, "result" => "retired").increment(1);
-        return error(StatusCode::FORBIDDEN, "user_retired", "this account is retired; contact your administrator");
+        return error(
+            StatusCode::FORBIDDEN,
+            "user_retired",
+            "this account is retired; contact your administrator",
+        );
     }
     let node = match ctx.nodes.assign(&login.user_id).await {
         Ok(Some(node)) => node,
-        Ok(None) => return error(StatusCode::SERVICE_UNAVAILABLE, "no_nodes", "no node is alive; retry shortly"),
+        Ok(None) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_nodes",
+                "no node is alive; retry shortly",
+            )
+        }
         Err(e) => return unavailable(e),
     };
     let now = sendjay_common::jwt::now_secs();
-    let token = match ctx.tokens.issue(&login.user_id, &account.passkey, device, now, ctx.config.token_ttl_secs) {
+    let token = match ctx.tokens.issue(
+        &login.user_id,
+        &account.passkey,
+        device,
+        now,
+        ctx.config.token_ttl_secs,
+    ) {
         Ok(token) => token,
         Err(e) => return unavailable(crate::error::RouterError::Internal(e.to_string())),
     };
     metrics::counter!(crate::metrics::LOGINS, "result" => "ok").increment(1);
-    metrics::counter!(crate::metrics::ASSIGNMENTS).increment(1);
+    metrics::counter!(crate::metrics::ASSIGNMENTS, "route" => "login").increment(1);
     json(
         StatusCode::OK,
         &LoginResponse {
@@ -145,14 +202,23 @@ async fn assign(req: &Request<Incoming>, ctx: &RouterContext) -> Response<Body> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(claims) = token.and_then(|t| ctx.tokens.verify(t).ok()) else {
-        return error(StatusCode::UNAUTHORIZED, "invalid_token", "send Authorization: Bearer <token from /v1/login>");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "send Authorization: Bearer <token from /v1/login>",
+        );
     };
     match ctx.nodes.assign(&claims.sub).await {
         Ok(Some(node)) => {
-            metrics::counter!(crate::metrics::ASSIGNMENTS).increment(1);
+            metrics::counter!(crate::metrics::ASSIGNMENTS, "route" => "assign").increment(1);
+            metrics::counter!(crate::metrics::REDIRECTS).increment(1);
             json(StatusCode::OK, &AssignResponse { node })
         }
-        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "no_nodes", "no node is alive; retry shortly"),
+        Ok(None) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_nodes",
+            "no node is alive; retry shortly",
+        ),
         Err(e) => unavailable(e),
     }
 }
