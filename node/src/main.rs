@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 use sendjay_node::{NodeConfig, NodeError};
 
+mod logging;
+
 #[derive(Parser)]
 #[command(name = "sendjay-node", version, about = "A sendjay socket node")]
 struct Cli {
@@ -21,17 +23,9 @@ enum Command {
     Migrate,
 }
 
+/// Structured logs: levels from `SENDJAY_LOG`, text or JSON, spans per connection and request.
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SENDJAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    logging::init(format);
 }
 
 #[tokio::main]

@@ -4,6 +4,9 @@
 use clap::{Args, Parser, Subcommand};
 use sendjay_router::{RouterConfig, RouterError};
 
+#[path = "../../node/src/logging.rs"]
+mod logging;
+
 #[derive(Parser)]
 #[command(name = "sendjay-router", version, about = "The sendjay router: login and node assignment")]
 struct Cli {
@@ -36,15 +39,9 @@ struct SeedArgs {
     users: u32,
 }
 
+/// Structured logs: levels from `SENDJAY_LOG`, text or JSON, spans per connection and request.
 fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SENDJAY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    logging::init(format);
 }
 
 #[tokio::main]
