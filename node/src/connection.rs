@@ -120,8 +120,11 @@ pub async fn serve(
     let device = conn.device.as_str();
     metrics::counter!(m::CONNECTIONS_ACCEPTED, "device" => device).increment(1);
     metrics::gauge!(m::CONNECTIONS, "device" => device).increment(1.0);
+    tracing::debug!(generation = record.generation, "session started");
     let end = run(&mut ws, &ctx, &conn, &mut shutdown).await;
     metrics::gauge!(m::CONNECTIONS, "device" => device).decrement(1.0);
+    let close_reason = end.as_ref().map_or("client", |(reason, _)| reason.as_str());
+    tracing::debug!(close = close_reason, "session ended");
     finish(&ctx, &conn, Some(&record)).await;
     if let Some((reason, text)) = end {
         close(&mut ws, reason, &text).await;
