@@ -18,7 +18,8 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SJ_PREFIX=observability
 # shellcheck source=lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
@@ -59,9 +60,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 install_prometheus() {
-    command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
-    apt_install prometheus
-    command -v prometheus >/dev/null 2>&1
+    local missing=()
+    command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+    command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+    command -v prometheus >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1
 }
 
 promtool_checks() {
@@ -91,6 +94,7 @@ build() {
 }
 
 start_cluster() {
+    rm -rf "$STATE/logs" # cluster.sh appends; the log checks must see this run only
     mkdir -p "$STATE"
     local flags=(--detach --fresh --no-build --users "$USERS" --state-dir "$STATE")
     [ "$PROFILE" = debug ] && flags+=(--debug)
@@ -107,7 +111,7 @@ start_cluster() {
 
 start_prometheus() {
     PROM_STARTED=1
-    if bash "$ROOT/deploy/prometheus/run-local.sh" --detach --state-dir "$STATE" \
+    if bash "$ROOT/deploy/prometheus/run-local.sh" --detach --fresh --state-dir "$STATE" \
         --scrape-interval "${SCRAPE_SECS}s" >"$STATE/prometheus.out" 2>&1; then
         # shellcheck disable=SC1091
         . "$STATE/prometheus/prometheus.env"
@@ -118,10 +122,11 @@ start_prometheus() {
 }
 
 run_test() {
+    local args=(test -p sendjay-node --test observability)
+    [ "$PROFILE" = release ] && args+=(--release)
     SENDJAY_OBS_ROUTER_URL=$ROUTER_URL SENDJAY_OBS_NODE_URLS=$NODE_URLS \
         SENDJAY_OBS_PROMETHEUS_URL=$PROMETHEUS_URL SENDJAY_OBS_SCRAPE_SECS=$SCRAPE_SECS SENDJAY_OBS_USERS=$USERS \
-        cargo test $([ "$PROFILE" = release ] && echo --release) -p sendjay-node --test observability -- \
-        --include-ignored --nocapture
+        cargo "${args[@]}" -- --include-ignored --nocapture
 }
 
 logs_are_structured() {
@@ -156,7 +161,7 @@ PY
     fi
 }
 
-check "prometheus and promtool are installed (Debian package prometheus)" install_prometheus
+check "prometheus, promtool and python3 are installed (Debian packages)" install_prometheus
 check "promtool accepts deploy/prometheus/alerts.yml and prometheus.local.yml" promtool_checks
 check "grafana/dashboards/*.json are what grafana/generate.py writes" dashboards_are_generated
 if check "cargo build ($PROFILE) of node, router and loadtest" build &&

@@ -8,11 +8,13 @@
 #   bash deploy/prometheus/run-local.sh --stop       # stop a detached one
 #
 # Options: --state-dir DIR (the cluster's, default .local/cluster; env SENDJAY_CLUSTER_DIR), --port N,
-# --scrape-interval DURATION (default 5s). Data, config and log go to DIR/prometheus/; the URL is written to
-# DIR/prometheus/prometheus.env as PROMETHEUS_URL. Point Grafana at it (docs/operations.md, "Dashboards").
+# --scrape-interval DURATION (default 5s), --fresh (drop the data of earlier runs). Data, config and log go
+# to DIR/prometheus/; the URL is written to DIR/prometheus/prometheus.env as PROMETHEUS_URL. Point Grafana at
+# it (docs/operations.md, "Running Prometheus and Grafana").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck disable=SC2034 # read by scripts/lib/common.sh
 SJ_PREFIX=prometheus
 # shellcheck source=../../scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
@@ -21,16 +23,27 @@ STATE=${SENDJAY_CLUSTER_DIR:-$ROOT/.local/cluster}
 PORT=""
 INTERVAL=5s
 DETACH=0
+FRESH=0
 STOP=0
 while [ "$#" -gt 0 ]; do
     case $1 in
-    --state-dir) STATE=${2:-} && shift 2 || die "--state-dir needs a directory" ;;
+    --state-dir)
+        [ "$#" -ge 2 ] || die "--state-dir needs a directory"
+        STATE=$2 && shift 2
+        ;;
     --state-dir=*) STATE=${1#*=} && shift ;;
-    --port) PORT=${2:-} && shift 2 || die "--port needs a number" ;;
+    --port)
+        [ "$#" -ge 2 ] || die "--port needs a number"
+        PORT=$2 && shift 2
+        ;;
     --port=*) PORT=${1#*=} && shift ;;
-    --scrape-interval) INTERVAL=${2:-} && shift 2 || die "--scrape-interval needs a duration like 5s" ;;
+    --scrape-interval)
+        [ "$#" -ge 2 ] || die "--scrape-interval needs a duration like 5s"
+        INTERVAL=$2 && shift 2
+        ;;
     --scrape-interval=*) INTERVAL=${1#*=} && shift ;;
     --detach) DETACH=1 && shift ;;
+    --fresh) FRESH=1 && shift ;;
     --stop) STOP=1 && shift ;;
     -h | --help)
         sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -64,7 +77,9 @@ ROUTER_URL=""
 NODE_URLS=""
 # shellcheck disable=SC1091
 . "$STATE/cluster.env"
-[ -n "$ROUTER_URL" ] && [ -n "$NODE_URLS" ] || die "$STATE/cluster.env names no router or nodes"
+if [ -z "$ROUTER_URL" ] || [ -z "$NODE_URLS" ]; then
+    die "$STATE/cluster.env names no router or nodes"
+fi
 
 if ! command -v prometheus >/dev/null 2>&1; then
     apt_install prometheus
@@ -77,6 +92,7 @@ if pid_is "$old" prometheus; then
     die "a Prometheus (PID $old) already runs for $STATE; stop it with: bash deploy/prometheus/run-local.sh --stop --state-dir $STATE"
 fi
 
+[ "$FRESH" = 1 ] && rm -rf "$DIR/data"
 mkdir -p "$DIR/data" "$STATE/logs"
 [ -n "$PORT" ] || PORT=$(pick_port 9491)
 targets() { # URL... -> "host:port", ...

@@ -221,7 +221,8 @@ async fn connect(url: &str, token: &str) -> Client {
 
 /// A few dozen messages across both nodes, plus the rarer paths: refused logins and tokens, a malformed frame,
 /// an eviction, reassignments.
-async fn generate_load(router: &str, nodes: &[String], extra_users: u32) {
+/// Returns how many messages were sent and how many sessions logged in.
+async fn generate_load(router: &str, nodes: &[String], extra_users: u32) -> (usize, usize) {
     let mut users: Vec<String> = ["alice", "bob", "carol", "dave"]
         .iter()
         .map(|u| (*u).to_owned())
@@ -344,6 +345,7 @@ async fn generate_load(router: &str, nodes: &[String], extra_users: u32) {
     for (_, _, client) in &clients {
         client.close().await;
     }
+    (sent, clients.len() + 1)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,7 +378,7 @@ async fn every_panel_alert_and_documented_metric_has_data() {
         }
     }
 
-    generate_load(&router, &nodes, extra_users).await;
+    let (sent, logins) = generate_load(&router, &nodes, extra_users).await;
     // Let Prometheus scrape the end state a few times (and evaluate the rules).
     tokio::time::sleep(Duration::from_secs(scrape * 4 + 2)).await;
 
@@ -401,6 +403,119 @@ async fn every_panel_alert_and_documented_metric_has_data() {
                 "target {} is {}: {}",
                 target["scrapeUrl"], target["health"], target["lastError"]
             ));
+        }
+    }
+
+    // The load moved what it should have: the instrumentation counts real events, not only zeros.
+    let at_least = |n: usize| n as f64;
+    let moved: Vec<(String, f64)> = vec![
+        (
+            "sum(sendjay_messages_received_total)".into(),
+            at_least(sent),
+        ),
+        (
+            "sum(sendjay_messages_persisted_total)".into(),
+            at_least(sent),
+        ),
+        (
+            r#"sum(sendjay_request_duration_seconds_count{op="send"})"#.into(),
+            at_least(sent),
+        ),
+        (
+            r#"sum(sendjay_db_query_duration_seconds_count{op="send"})"#.into(),
+            at_least(sent),
+        ),
+        ("sum(sendjay_bus_published_total)".into(), at_least(sent)),
+        (
+            r#"sum(sendjay_bus_received_total{channel="room"})"#.into(),
+            at_least(sent),
+        ),
+        ("sum(sendjay_frames_delivered_total)".into(), at_least(sent)),
+        ("sum(sendjay_pushes_written_total)".into(), at_least(sent)),
+        (
+            "sum(sendjay_delivery_duration_seconds_count)".into(),
+            at_least(sent),
+        ),
+        (
+            "sum(sendjay_bus_publish_duration_seconds_count)".into(),
+            at_least(sent),
+        ),
+        (
+            "sum(sendjay_bus_receive_duration_seconds_count)".into(),
+            at_least(sent),
+        ),
+        (
+            "sum(sendjay_db_pool_wait_duration_seconds_count)".into(),
+            at_least(sent),
+        ),
+        (
+            r#"sum(sendjay_redis_command_duration_seconds_count{command="publish"})"#.into(),
+            at_least(sent),
+        ),
+        (
+            r#"sum(sendjay_redis_command_duration_seconds_count{command="session_claim"})"#.into(),
+            at_least(logins),
+        ),
+        (
+            r#"sum(sendjay_connections_accepted_total{device="mobile"})"#.into(),
+            1.0,
+        ),
+        ("sum(sendjay_evictions_total)".into(), 1.0),
+        (
+            r#"sum(sendjay_connections_closed_total{reason="evicted"})"#.into(),
+            1.0,
+        ),
+        (
+            r#"sum(sendjay_auth_failures_total{reason="auth_failed"})"#.into(),
+            1.0,
+        ),
+        (r#"sum(sendjay_requests_total{op="invalid"})"#.into(), 1.0),
+        (
+            r#"sum(sendjay_router_logins_total{result="ok"})"#.into(),
+            at_least(logins),
+        ),
+        (
+            r#"sum(sendjay_router_logins_total{result="invalid_credentials"})"#.into(),
+            1.0,
+        ),
+        (
+            r#"sum(sendjay_router_assignments_total{route="login"})"#.into(),
+            at_least(logins),
+        ),
+        ("sum(sendjay_router_redirects_total)".into(), 4.0),
+        (
+            "max(sendjay_router_live_nodes)".into(),
+            at_least(nodes.len()),
+        ),
+        ("min(sendjay_ready)".into(), 1.0),
+        ("min(sendjay_redis_connected)".into(), 1.0),
+        (
+            r#"count(sendjay_build_info{commit!="unknown"})"#.into(),
+            at_least(nodes.len() + 1),
+        ),
+        ("min(sendjay_db_pool_max_connections)".into(), 1.0),
+        ("min(process_open_fds)".into(), 1.0),
+        ("min(process_resident_memory_bytes)".into(), 1_000_000.0),
+        ("min(process_cpu_seconds_total)".into(), 0.01),
+        ("min(process_start_time_seconds)".into(), 1_600_000_000.0),
+    ];
+    for (expr, min) in moved {
+        checks += 1;
+        let value = match prometheus.query(&expr).await {
+            Ok(result) => result
+                .first()
+                .and_then(|s| s["value"][1].as_str())
+                .and_then(|v| v.parse::<f64>().ok()),
+            Err(e) => {
+                failures.push(format!("`{expr}`: {e}"));
+                continue;
+            }
+        };
+        match value {
+            Some(v) if v >= min => {}
+            other => failures.push(format!(
+                "after the load `{expr}` is {other:?}, expected at least {min}"
+            )),
         }
     }
 
