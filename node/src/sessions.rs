@@ -170,10 +170,10 @@ impl Sessions {
         let mut queued = 0usize;
         for user in users {
             let _: () = pipeline
-                .expire(self.keys.sessions(&**user), self.ttl_secs as i64, None)
+                .expire(self.keys.sessions(user), self.ttl_secs as i64, None)
                 .await?;
             queued += 1;
-            if queued % 1000 == 0 {
+            if queued.is_multiple_of(1000) {
                 let _: Vec<Value> = pipeline.all().await?;
             }
         }
