@@ -27,7 +27,7 @@ use crate::metrics as m;
 use crate::registry::Registry;
 use crate::stats::NodeStats;
 
-/// Capacity of fred's pub/sub broadcast channel (its default, 32, drops messages under any burst).
+/// Default capacity of the pub/sub receive buffer (fred's own default, 32, drops messages under any burst).
 pub const BROADCAST_CAPACITY: usize = 65_536;
 
 /// Redis clients of a node and the channels it is subscribed to.
@@ -60,14 +60,14 @@ fn by_slot(channels: Vec<String>) -> Vec<Vec<String>> {
 }
 
 /// Builds fred clients with the node's timeouts and reconnect policy.
-pub fn redis_builder(url: &str) -> Result<Builder, NodeError> {
+pub fn redis_builder(url: &str, receive_buffer: usize) -> Result<Builder, NodeError> {
     let config =
         Config::from_url(url).map_err(|e| NodeError::Config(format!("SENDJAY_REDIS_URL: {e}")))?;
     let mut builder = Builder::from_config(config);
     builder
         .with_performance_config(|p| {
             p.default_command_timeout = Duration::from_secs(3);
-            p.broadcast_channel_capacity = BROADCAST_CAPACITY;
+            p.broadcast_channel_capacity = receive_buffer;
         })
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(3);
@@ -93,8 +93,9 @@ impl Bus {
         keys: KeySchema,
         registry: Arc<Registry>,
         stats: Arc<NodeStats>,
+        receive_buffer: usize,
     ) -> Result<Arc<Bus>, NodeError> {
-        let builder = redis_builder(url)?;
+        let builder = redis_builder(url, receive_buffer)?;
         let commands = builder.build()?;
         let subscriber = builder.build_subscriber_client()?;
         commands.init().await?;

@@ -59,6 +59,10 @@ pub struct NodeConfig {
     /// Seconds a draining node waits for its clients to leave before closing the rest.
     #[arg(long, env = "SENDJAY_DRAIN_GRACE_SECS", default_value_t = 20)]
     pub drain_grace_secs: u64,
+    /// Bus messages buffered between Redis and the node's dispatcher; past it the node counts a lag and tells
+    /// its clients to sync.
+    #[arg(long, env = "SENDJAY_BUS_RECEIVE_BUFFER", default_value_t = crate::bus::BROADCAST_CAPACITY)]
+    pub bus_receive_buffer: usize,
     /// Turn away users whose assigned node (by rendezvous hashing) is another one, with close code 4006.
     #[arg(long, env = "SENDJAY_ENFORCE_ASSIGNMENT", default_value_t = true, action = clap::ArgAction::Set)]
     pub enforce_assignment: bool,
@@ -71,6 +75,12 @@ pub struct NodeConfig {
     /// Seconds without a heartbeat after which a node counts as dead.
     #[arg(long, env = "SENDJAY_NODE_TIMEOUT_SECS", default_value_t = 5)]
     pub node_timeout_secs: u64,
+    /// Most members a room may have (a company-wide announcement room must fit).
+    #[arg(long, env = "SENDJAY_MAX_ROOM_MEMBERS", default_value_t = sendjay_common::protocol::DEFAULT_MAX_ROOM_MEMBERS)]
+    pub max_room_members: u32,
+    /// Seconds after sending during which the sender may revoke a message.
+    #[arg(long, env = "SENDJAY_REVOKE_WINDOW_SECS", default_value_t = sendjay_common::protocol::DEFAULT_REVOKE_WINDOW_SECS)]
+    pub revoke_window_secs: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -111,6 +121,9 @@ impl NodeConfig {
         {
             return bad("SENDJAY_MAX_FRAME_BYTES", "must be between 256 and 1048576");
         }
+        if self.bus_receive_buffer == 0 {
+            return bad("SENDJAY_BUS_RECEIVE_BUFFER", "must be > 0");
+        }
         if self.db_pool_size == 0 || self.max_connections == 0 || self.outbox_max_frames == 0 {
             return bad(
                 "SENDJAY_DB_POOL_SIZE / SENDJAY_MAX_CONNECTIONS / SENDJAY_OUTBOX_MAX_FRAMES",
@@ -125,6 +138,9 @@ impl NodeConfig {
         }
         if self.session_ttl_secs < 3 {
             return bad("SENDJAY_SESSION_TTL_SECS", "must be at least 3");
+        }
+        if self.max_room_members < 2 {
+            return bad("SENDJAY_MAX_ROOM_MEMBERS", "must be at least 2");
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");

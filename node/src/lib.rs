@@ -205,6 +205,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         keys.clone(),
         registry.clone(),
         stats.clone(),
+        config.bus_receive_buffer,
     )
     .await?;
     let listener = TcpListener::bind(config.listen).await?;
