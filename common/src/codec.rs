@@ -9,7 +9,13 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::error_code::ErrorCode;
-use crate::protocol::{Call, HistoryArgs, MarkReadArgs, Request, SendArgs, ServerFrame, SyncArgs};
+use crate::protocol::{
+    Call, CreateGroupArgs, ForwardArgs, HistoryArgs, InviteArgs, MarkReadArgs, MessageKind,
+    MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, RemoveMemberArgs, RenameRoomArgs,
+    Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs,
+    SendRichArgs, ServerFrame, SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
+    UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
+};
 
 /// Why a frame could not be decoded.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -125,11 +131,33 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
     let id = request.id;
     let op = request.call.op();
     match &request.call {
-        Call::Ping | Call::ListRooms => out::<()>(id, op, None),
+        Call::Ping | Call::ListRooms | Call::GetSettings | Call::Logout => out::<()>(id, op, None),
         Call::History(a) => out(id, op, Some(a)),
         Call::Send(a) => out(id, op, Some(a)),
+        Call::SendRich(a) => out(id, op, Some(a)),
         Call::MarkRead(a) => out(id, op, Some(a)),
         Call::Sync(a) => out(id, op, Some(a)),
+        Call::OpenDirect(a) | Call::RetireUser(a) => out(id, op, Some(a)),
+        Call::CreateGroup(a) => out(id, op, Some(a)),
+        Call::Invite(a) => out(id, op, Some(a)),
+        Call::Leave(a) | Call::Typing(a) => out(id, op, Some(a)),
+        Call::RemoveMember(a) => out(id, op, Some(a)),
+        Call::RenameRoom(a) => out(id, op, Some(a)),
+        Call::SetRoomPrefs(a) => out(id, op, Some(a)),
+        Call::RoomMembers(a) => out(id, op, Some(a)),
+        Call::OpenRoom(a) => out(id, op, Some(a)),
+        Call::UnreadCounts(a) => out(id, op, Some(a)),
+        Call::UnreadMembers(a) | Call::Revoke(a) | Call::DeleteForMe(a) => out(id, op, Some(a)),
+        Call::Forward(a) => out(id, op, Some(a)),
+        Call::Search(a) => out(id, op, Some(a)),
+        Call::OrgUnits(a) => out(id, op, Some(a)),
+        Call::UnitMembers(a) => out(id, op, Some(a)),
+        Call::SearchUsers(a) => out(id, op, Some(a)),
+        Call::GetUsers(a) | Call::Presence(a) => out(id, op, Some(a)),
+        Call::UpdateProfile(a) => out(id, op, Some(a)),
+        Call::SetMobileInstalled(a) => out(id, op, Some(a)),
+        Call::SetSettings(a) => out(id, op, Some(a)),
+        Call::ResetPasskey(a) => out(id, op, Some(a)),
     }
 }
 
@@ -148,13 +176,46 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
     }
     let head: RequestHead = decode(bytes)?;
     let id = head.id;
-    let call = match head.op.as_str() {
+    let op = head.op.as_str();
+    let call = match op {
         "ping" => Call::Ping,
         "list_rooms" => Call::ListRooms,
-        "history" => Call::History(decode_args::<HistoryArgs>(bytes, id, &head.op)?),
-        "send" => Call::Send(decode_args::<SendArgs>(bytes, id, &head.op)?),
-        "mark_read" => Call::MarkRead(decode_args::<MarkReadArgs>(bytes, id, &head.op)?),
-        "sync" => Call::Sync(decode_optional_args::<SyncArgs>(bytes, id, &head.op)?),
+        "history" => Call::History(decode_args::<HistoryArgs>(bytes, id, op)?),
+        "send" => send_call(decode_args::<SendRichArgs>(bytes, id, op)?),
+        "mark_read" => Call::MarkRead(decode_args::<MarkReadArgs>(bytes, id, op)?),
+        "sync" => Call::Sync(decode_optional_args::<SyncArgs>(bytes, id, op)?),
+        "open_direct" => Call::OpenDirect(decode_args::<UserArgs>(bytes, id, op)?),
+        "create_group" => Call::CreateGroup(decode_args::<CreateGroupArgs>(bytes, id, op)?),
+        "invite" => Call::Invite(decode_args::<InviteArgs>(bytes, id, op)?),
+        "leave" => Call::Leave(decode_args::<RoomArgs>(bytes, id, op)?),
+        "remove_member" => Call::RemoveMember(decode_args::<RemoveMemberArgs>(bytes, id, op)?),
+        "rename_room" => Call::RenameRoom(decode_args::<RenameRoomArgs>(bytes, id, op)?),
+        "set_room_prefs" => Call::SetRoomPrefs(decode_args::<SetRoomPrefsArgs>(bytes, id, op)?),
+        "room_members" => Call::RoomMembers(decode_args::<RoomMembersArgs>(bytes, id, op)?),
+        "open_room" => Call::OpenRoom(decode_args::<OpenRoomArgs>(bytes, id, op)?),
+        "unread_counts" => Call::UnreadCounts(decode_args::<UnreadCountsArgs>(bytes, id, op)?),
+        "unread_members" => Call::UnreadMembers(decode_args::<MessageRef>(bytes, id, op)?),
+        "forward" => Call::Forward(decode_args::<ForwardArgs>(bytes, id, op)?),
+        "revoke" => Call::Revoke(decode_args::<MessageRef>(bytes, id, op)?),
+        "delete_for_me" => Call::DeleteForMe(decode_args::<MessageRef>(bytes, id, op)?),
+        "search" => Call::Search(decode_args::<SearchArgs>(bytes, id, op)?),
+        "org_units" => Call::OrgUnits(decode_optional_args::<OrgUnitsArgs>(bytes, id, op)?),
+        "unit_members" => Call::UnitMembers(decode_args::<UnitMembersArgs>(bytes, id, op)?),
+        "search_users" => Call::SearchUsers(decode_args::<SearchUsersArgs>(bytes, id, op)?),
+        "get_users" => Call::GetUsers(decode_args::<UserIdsArgs>(bytes, id, op)?),
+        "update_profile" => Call::UpdateProfile(decode_args::<ProfilePatch>(bytes, id, op)?),
+        "presence" => Call::Presence(decode_args::<UserIdsArgs>(bytes, id, op)?),
+        "set_mobile_installed" => {
+            Call::SetMobileInstalled(decode_args::<SetMobileInstalledArgs>(bytes, id, op)?)
+        }
+        "typing" => Call::Typing(decode_args::<RoomArgs>(bytes, id, op)?),
+        "get_settings" => Call::GetSettings,
+        "set_settings" => Call::SetSettings(decode_args::<SettingsPatch>(bytes, id, op)?),
+        "reset_passkey" => {
+            Call::ResetPasskey(decode_optional_args::<ResetPasskeyArgs>(bytes, id, op)?)
+        }
+        "logout" => Call::Logout,
+        "retire_user" => Call::RetireUser(decode_args::<UserArgs>(bytes, id, op)?),
         _ => {
             return Err(CodecError::UnknownOp {
                 id,
@@ -164,6 +225,23 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         }
     };
     Ok(Request { id, call })
+}
+
+/// A `send` without file, link, reply or non-text kind is a plain [`Call::Send`].
+fn send_call(args: SendRichArgs) -> Call {
+    let plain = args.kind == MessageKind::Text
+        && args.file.is_none()
+        && args.file_link.is_none()
+        && args.reply_to.is_none();
+    if plain {
+        Call::Send(SendArgs {
+            room_id: args.room_id,
+            client_msg_id: args.client_msg_id,
+            body: args.body,
+        })
+    } else {
+        Call::SendRich(args)
+    }
 }
 
 fn decode_args<T: DeserializeOwned>(bytes: &[u8], id: u64, op: &str) -> Result<T, CodecError> {
@@ -219,12 +297,85 @@ mod tests {
             kind: MessageKind::Text,
             body: "안녕하세요 hello".into(),
             created_at_ms: 1_700_000_000_000,
+            ..Default::default()
         }
     }
 
+    fn rich_message() -> Message {
+        Message {
+            room_id: 7,
+            seq: 43,
+            client_msg_id: "c-2".into(),
+            sender_id: "bob".into(),
+            kind: MessageKind::File,
+            body: String::new(),
+            created_at_ms: 1_700_000_000_001,
+            reply_to: Some(Quote {
+                seq: 42,
+                sender_id: "alice".into(),
+                kind: MessageKind::Text,
+                preview: "안녕".into(),
+                revoked: false,
+            }),
+            file: Some(FileInfo {
+                file_id: "f".into(),
+                name: "a.pdf".into(),
+                size: 10,
+                mime: "application/pdf".into(),
+                width: None,
+                height: None,
+            }),
+            system: None,
+            forwarded: true,
+            revoked: false,
+            hidden: false,
+        }
+    }
+
+    /// A message written by an older server (without the v1.1 keys) still decodes, with defaults.
     #[test]
-    fn every_request_round_trips() {
-        let calls = vec![
+    fn messages_without_new_keys_decode() {
+        #[derive(Serialize)]
+        struct Old<'a> {
+            room_id: i64,
+            seq: i64,
+            client_msg_id: &'a str,
+            sender_id: &'a str,
+            kind: &'a str,
+            body: &'a str,
+            created_at_ms: i64,
+        }
+        let bytes = encode(&Old {
+            room_id: 7,
+            seq: 42,
+            client_msg_id: "c-1",
+            sender_id: "alice",
+            kind: "text",
+            body: "안녕하세요 hello",
+            created_at_ms: 1_700_000_000_000,
+        })
+        .unwrap();
+        assert_eq!(decode::<Message>(&bytes).unwrap(), sample_message());
+        let system = SystemEvent {
+            action: SystemAction::Invite,
+            actor: "a".into(),
+            users: vec!["b".into()],
+            name: None,
+        };
+        let text = String::from_utf8_lossy(&encode(&system).unwrap()).to_string();
+        assert!(text.contains("invite") && text.contains("actor"), "{text}");
+    }
+
+    fn every_call() -> Vec<Call> {
+        let file = FileInfo {
+            file_id: "f-1".into(),
+            name: "사진.png".into(),
+            size: 1234,
+            mime: "image/png".into(),
+            width: Some(640),
+            height: Some(480),
+        };
+        vec![
             Call::Ping,
             Call::ListRooms,
             Call::History(HistoryArgs {
@@ -237,6 +388,15 @@ mod tests {
                 client_msg_id: "x".into(),
                 body: "hi".into(),
             }),
+            Call::SendRich(SendRichArgs {
+                room_id: 1,
+                client_msg_id: "y".into(),
+                body: "caption".into(),
+                kind: MessageKind::Image,
+                file: Some(file),
+                file_link: None,
+                reply_to: Some(3),
+            }),
             Call::MarkRead(MarkReadArgs {
                 room_id: 1,
                 seq: None,
@@ -245,8 +405,105 @@ mod tests {
                 cursors: vec![RoomCursor { room_id: 1, seq: 3 }],
                 limit: None,
             }),
-        ];
-        assert_eq!(calls.len(), OPS.len());
+            Call::OpenDirect(UserArgs {
+                user_id: "bob".into(),
+            }),
+            Call::CreateGroup(CreateGroupArgs {
+                name: "팀".into(),
+                user_ids: vec!["bob".into()],
+            }),
+            Call::Invite(InviteArgs {
+                room_id: 1,
+                user_ids: vec!["carol".into()],
+            }),
+            Call::Leave(RoomArgs { room_id: 1 }),
+            Call::RemoveMember(RemoveMemberArgs {
+                room_id: 1,
+                user_id: "dave".into(),
+            }),
+            Call::RenameRoom(RenameRoomArgs {
+                room_id: 1,
+                name: "new".into(),
+            }),
+            Call::SetRoomPrefs(SetRoomPrefsArgs {
+                room_id: 1,
+                nickname: Some("mine".into()),
+                notifications: Some(false),
+            }),
+            Call::RoomMembers(RoomMembersArgs {
+                room_id: 1,
+                after: Some("a".into()),
+                limit: Some(10),
+            }),
+            Call::OpenRoom(OpenRoomArgs {
+                room_id: 1,
+                limit: Some(50),
+            }),
+            Call::UnreadCounts(UnreadCountsArgs {
+                room_id: 1,
+                seqs: vec![1, 2, 3],
+            }),
+            Call::UnreadMembers(MessageRef { room_id: 1, seq: 2 }),
+            Call::Forward(ForwardArgs {
+                room_id: 1,
+                seq: 2,
+                to_room_id: 3,
+                client_msg_id: "f".into(),
+            }),
+            Call::Revoke(MessageRef { room_id: 1, seq: 2 }),
+            Call::DeleteForMe(MessageRef { room_id: 1, seq: 2 }),
+            Call::Search(SearchArgs {
+                room_id: 1,
+                query: Some("회의".into()),
+                sender_id: Some("bob".into()),
+                kind: Some(MediaFilter::Link),
+                before_seq: Some(9),
+                limit: Some(5),
+            }),
+            Call::OrgUnits(OrgUnitsArgs {
+                parent_id: Some("hq".into()),
+            }),
+            Call::UnitMembers(UnitMembersArgs {
+                unit_id: "eng".into(),
+                after: None,
+                limit: Some(3),
+            }),
+            Call::SearchUsers(SearchUsersArgs {
+                query: "김".into(),
+                limit: None,
+            }),
+            Call::GetUsers(UserIdsArgs {
+                user_ids: vec!["a".into()],
+            }),
+            Call::UpdateProfile(ProfilePatch {
+                nickname: Some("busy".into()),
+                ..Default::default()
+            }),
+            Call::Presence(UserIdsArgs {
+                user_ids: vec!["a".into(), "b".into()],
+            }),
+            Call::SetMobileInstalled(SetMobileInstalledArgs { installed: true }),
+            Call::Typing(RoomArgs { room_id: 1 }),
+            Call::GetSettings,
+            Call::SetSettings(SettingsPatch {
+                quiet_from: Some("22:00".into()),
+                quiet_to: Some("07:00".into()),
+                ..Default::default()
+            }),
+            Call::ResetPasskey(ResetPasskeyArgs { user_id: None }),
+            Call::Logout,
+            Call::RetireUser(UserArgs {
+                user_id: "zed".into(),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_request_round_trips() {
+        let calls = every_call();
+        let mut ops: Vec<&str> = calls.iter().map(Call::op).collect();
+        ops.dedup();
+        assert_eq!(ops, OPS.to_vec(), "one call per op, in OPS order");
         for (i, call) in calls.into_iter().enumerate() {
             let request = Request {
                 id: i as u64 + 1,
@@ -254,6 +511,51 @@ mod tests {
             };
             let bytes = encode_request(&request).unwrap();
             assert_eq!(decode_request(&bytes, 1 << 16).unwrap(), request);
+        }
+    }
+
+    /// A rich send without any extra decodes as a plain send, so both spellings mean the same on the wire.
+    #[test]
+    fn a_send_without_extras_is_a_plain_send() {
+        let rich = Request {
+            id: 4,
+            call: Call::SendRich(SendRichArgs {
+                room_id: 1,
+                client_msg_id: "c".into(),
+                body: "hi".into(),
+                ..Default::default()
+            }),
+        };
+        let bytes = encode_request(&rich).unwrap();
+        assert_eq!(
+            decode_request(&bytes, 1024).unwrap().call,
+            Call::Send(SendArgs {
+                room_id: 1,
+                client_msg_id: "c".into(),
+                body: "hi".into(),
+            })
+        );
+    }
+
+    /// Optional args: `{id, op}` alone is valid for these ops.
+    #[test]
+    fn ops_without_args() {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            id: u64,
+            op: &'a str,
+        }
+        for (op, call) in [
+            ("get_settings", Call::GetSettings),
+            ("logout", Call::Logout),
+            ("org_units", Call::OrgUnits(OrgUnitsArgs::default())),
+            (
+                "reset_passkey",
+                Call::ResetPasskey(ResetPasskeyArgs::default()),
+            ),
+        ] {
+            let bytes = encode(&Head { id: 1, op }).unwrap();
+            assert_eq!(decode_request(&bytes, 1024).unwrap().call, call, "{op}");
         }
     }
 
@@ -284,6 +586,36 @@ mod tests {
             ServerFrame::Push {
                 push: Push::SyncNeeded {
                     reason: "lag".into(),
+                },
+            },
+            ServerFrame::Reply {
+                id: 3,
+                result: Reply::OpenRoom {
+                    room: RoomSummary {
+                        room_id: 7,
+                        kind: "group".into(),
+                        last_message: Some(rich_message()),
+                        notifications: true,
+                        ..Default::default()
+                    },
+                    messages: vec![rich_message(), sample_message()],
+                    unread_counts: vec![SeqCount { seq: 42, unread: 3 }],
+                    has_more: true,
+                },
+            },
+            ServerFrame::Reply {
+                id: 4,
+                result: Reply::Logout,
+            },
+            ServerFrame::Push {
+                push: Push::Revoked { room_id: 7, seq: 3 },
+            },
+            ServerFrame::Push {
+                push: Push::Settings {
+                    settings: Settings {
+                        quiet_from: Some("22:00".into()),
+                        ..Default::default()
+                    },
                 },
             },
         ];

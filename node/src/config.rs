@@ -14,10 +14,12 @@ pub struct NodeConfig {
     /// Address to listen on for WebSockets and HTTP (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "SENDJAY_LISTEN", default_value = "127.0.0.1:7400")]
     pub listen: SocketAddr,
-    /// URL clients use to reach this node's WebSocket; default `ws://<listen>/v1/ws`.
+    /// URL clients use to reach this node's WebSocket (`ws://` or `wss://`); `{node_id}` in it is replaced by
+    /// the node id (e.g. `wss://chat.example.com/n/{node_id}/v1/ws` behind a load balancer); default
+    /// `ws://<listen>/v1/ws`.
     #[arg(long, env = "SENDJAY_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// This node's id in the cluster; default a fresh random id.
+    /// This node's id in the cluster (1-64 of `A-Z a-z 0-9 . _ -`); default a fresh random id.
     #[arg(long, env = "SENDJAY_NODE_ID")]
     pub node_id: Option<String>,
     /// PostgreSQL connection URL.
@@ -108,6 +110,33 @@ impl NodeConfig {
         if self.jwt_secret.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
             return bad("SENDJAY_JWT_SECRET", "must be at least 32 bytes");
         }
+        if let Some(previous) = &self.jwt_previous_secret {
+            if previous.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
+                return bad("SENDJAY_JWT_PREVIOUS_SECRET", "must be at least 32 bytes when set");
+            }
+        }
+        if let Some(id) = &self.node_id {
+            if !valid_node_id(id) {
+                return bad(
+                    "SENDJAY_NODE_ID",
+                    "must be 1-64 characters of A-Z a-z 0-9 . _ - (it appears in URLs and Redis keys)",
+                );
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if let Err(why) = check_public_url(url) {
+                return bad("SENDJAY_PUBLIC_URL", &why);
+            }
+        }
+        if !valid_redis_prefix(&self.redis_prefix) {
+            return bad(
+                "SENDJAY_REDIS_PREFIX",
+                "must be 1-32 characters of A-Z a-z 0-9 . _ : -",
+            );
+        }
+        if let Err(why) = check_log_filter() {
+            return bad("SENDJAY_LOG", &why);
+        }
         if self.heartbeat_interval_secs == 0
             || self.heartbeat_timeout_secs <= self.heartbeat_interval_secs
         {
@@ -160,8 +189,134 @@ impl NodeConfig {
 }
 
 impl NodeConfig {
+    /// The WebSocket URL this node announces: `SENDJAY_PUBLIC_URL` with `{node_id}` replaced, or
+    /// `ws://<listen address>/v1/ws`.
+    pub fn public_url_for(&self, node_id: &str, addr: SocketAddr) -> String {
+        match &self.public_url {
+            Some(url) => url.replace("{node_id}", node_id),
+            None => format!("ws://{addr}{}", sendjay_common::WS_PATH_V1),
+        }
+    }
+
     /// The drain grace period.
     pub fn drain_grace(&self) -> Duration {
         Duration::from_secs(self.drain_grace_secs)
+    }
+}
+
+/// A node id: 1-64 characters of `A-Z a-z 0-9 . _ -` (it appears in load-balancer paths and Redis keys).
+pub fn valid_node_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A Redis key prefix: 1-32 characters of `A-Z a-z 0-9 . _ : -` (no `{`, which would change the hash slots).
+pub fn valid_redis_prefix(prefix: &str) -> bool {
+    (1..=32).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// `ws://host[:port]/path` or `wss://…`, no spaces, `{node_id}` the only placeholder.
+fn check_public_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("wss://"))
+        .ok_or_else(|| format!("must start with ws:// or wss://, not {url:?}"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("has no host: {url:?}"));
+    }
+    if url.contains(['?', '#']) {
+        return Err(format!(
+            "must not carry a query or fragment (clients append ?token=...): {url:?}"
+        ));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("must not contain spaces: {url:?}"));
+    }
+    if url.replace("{node_id}", "").contains(['{', '}']) {
+        return Err(format!("{{node_id}} is the only placeholder: {url:?}"));
+    }
+    Ok(())
+}
+
+/// The log filter (`SENDJAY_LOG`, else `RUST_LOG`) must parse; a typo would otherwise silently log at info.
+pub fn check_log_filter() -> Result<(), String> {
+    let Ok(filter) = std::env::var("SENDJAY_LOG").or_else(|_| std::env::var("RUST_LOG")) else {
+        return Ok(());
+    };
+    if filter.trim().is_empty() {
+        return Ok(());
+    }
+    tracing_subscriber::EnvFilter::try_new(&filter)
+        .map(|_| ())
+        .map_err(|e| format!("cannot parse the log filter {filter:?} (or RUST_LOG): {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[&str]) -> NodeConfig {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let mut args = vec![
+            "sendjay-node",
+            "--database-url",
+            "postgres://x@127.0.0.1/db",
+            "--redis-url",
+            "redis://127.0.0.1:1",
+            "--jwt-secret",
+            secret,
+        ];
+        args.extend_from_slice(extra);
+        NodeConfig::parse_from(args)
+    }
+
+    fn refused(extra: &[&str]) -> String {
+        match config(extra).validate() {
+            Err(NodeError::Config(msg)) => msg,
+            other => panic!("{extra:?} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn public_url_placeholder_and_default() {
+        let addr: SocketAddr = "127.0.0.1:7401".parse().unwrap();
+        let c = config(&["--public-url", "wss://lb.example:8443/n/{node_id}/v1/ws"]);
+        c.validate().unwrap();
+        assert_eq!(
+            c.public_url_for("node-1", addr),
+            "wss://lb.example:8443/n/node-1/v1/ws"
+        );
+        assert_eq!(
+            config(&[]).public_url_for("node-1", addr),
+            "ws://127.0.0.1:7401/v1/ws"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_setting() {
+        for (args, setting) in [
+            (&["--public-url", "http://lb/v1/ws"][..], "SENDJAY_PUBLIC_URL"),
+            (&["--public-url", "ws:///v1/ws"][..], "SENDJAY_PUBLIC_URL"),
+            (&["--public-url", "ws://lb/v1/ws?x=1"][..], "SENDJAY_PUBLIC_URL"),
+            (&["--public-url", "ws://lb/{node}/v1/ws"][..], "SENDJAY_PUBLIC_URL"),
+            (&["--node-id", "a b"][..], "SENDJAY_NODE_ID"),
+            (&["--node-id", "a/b"][..], "SENDJAY_NODE_ID"),
+            (&["--node-id", ""][..], "SENDJAY_NODE_ID"),
+            (&["--redis-prefix", ""][..], "SENDJAY_REDIS_PREFIX"),
+            (&["--redis-prefix", "a{b}"][..], "SENDJAY_REDIS_PREFIX"),
+            (&["--jwt-previous-secret", "short"][..], "SENDJAY_JWT_PREVIOUS_SECRET"),
+        ] {
+            let msg = refused(args);
+            assert!(msg.starts_with(setting), "{args:?}: {msg}");
+        }
+        config(&["--node-id", "sendjay-node-12", "--redis-prefix", "prod:sj"])
+            .validate()
+            .unwrap();
     }
 }

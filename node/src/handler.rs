@@ -1,21 +1,31 @@
 //! Turns one request frame into exactly one reply or error frame, and publishes what others must see.
+//!
+//! The ops live by topic in `handler/`: [`rooms`] (membership), [`messages`] (send, forward, revoke, history,
+//! search, sync), [`reads`] (read state), [`people`] (directory, presence, typing) and [`accounts`] (settings,
+//! passkey reset, logout, retirement). Arguments are checked in [`validate`]; what other sessions must learn is
+//! published in order by [`fanout`].
+
+mod accounts;
+mod fanout;
+mod messages;
+mod people;
+mod reads;
+mod rooms;
+mod validate;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 use sendjay_common::codec;
 use sendjay_common::error_code::ErrorCode;
-use sendjay_common::ids;
-use sendjay_common::protocol::{
-    Call, Push, Reply, ServerFrame, DEFAULT_HISTORY_PAGE, DEFAULT_SYNC_PAGE, MAX_HISTORY_PAGE,
-    MAX_SYNC_PAGE, MAX_TEXT_BYTES,
-};
+use sendjay_common::protocol::{Call, Reply, ServerFrame};
 
 use crate::error::NodeError;
 use crate::metrics as m;
 use crate::registry::Conn;
-use crate::stats::NodeStats;
 use crate::NodeContext;
+
+pub use reads::READ_PUSH_MAX_MEMBERS;
 
 /// Handles one binary frame from `conn` and returns the encoded answer.
 pub async fn handle_frame(ctx: &NodeContext, conn: &Conn, frame: &[u8]) -> Bytes {
@@ -84,8 +94,22 @@ fn page(limit: Option<u32>, default: u32, max: u32) -> Result<u32, NodeError> {
     }
 }
 
+/// Whether `call` checks by itself, inside its own statement, that the caller is not retired (the hot paths);
+/// every other op except `ping` checks it first with one primary-key lookup.
+fn checks_caller_itself(call: &Call) -> bool {
+    matches!(
+        call,
+        Call::Ping | Call::Send(_) | Call::SendRich(_) | Call::MarkRead(_)
+    )
+}
+
 async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeError> {
     let user = &*conn.user;
+    // A retired user's sessions are closed when they are retired; this refuses whatever slips through (a
+    // session opened while the close was in flight, or retired while Redis was unreachable).
+    if !checks_caller_itself(&call) {
+        ctx.store.caller(user).await?;
+    }
     match call {
         Call::Ping => Ok(Reply::Ping {
             server_time_ms: now_ms(),
@@ -93,77 +117,39 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::ListRooms => Ok(Reply::ListRooms {
             rooms: ctx.store.list_rooms(user).await?,
         }),
-        Call::History(args) => {
-            let limit = page(args.limit, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
-            let (messages, has_more) = ctx
-                .store
-                .history(user, args.room_id, args.before_seq, limit)
-                .await?;
-            Ok(Reply::History {
-                room_id: args.room_id,
-                messages,
-                has_more,
-            })
-        }
-        Call::Send(args) => {
-            metrics::counter!(m::MESSAGES_RECEIVED).increment(1);
-            ids::validate_client_msg_id(&args.client_msg_id)
-                .map_err(|e| bad_args(e.to_string()))?;
-            if args.body.trim().is_empty() {
-                return Err(bad_args("body must not be empty"));
-            }
-            if args.body.contains('\0') {
-                return Err(bad_args("body must not contain NUL characters"));
-            }
-            if args.body.len() > MAX_TEXT_BYTES {
-                return Err(bad_args(format!(
-                    "body is {} bytes; the limit is {MAX_TEXT_BYTES}",
-                    args.body.len()
-                )));
-            }
-            let (message, duplicate) = ctx
-                .store
-                .send(user, args.room_id, &args.client_msg_id, &args.body)
-                .await?;
-            if !duplicate {
-                NodeStats::add(&ctx.stats.messages_persisted, 1);
-                metrics::counter!(m::MESSAGES_PERSISTED).increment(1);
-            }
-            // Published after commit; also for a duplicate, in case the first attempt's publish was lost.
-            ctx.publish_room(
-                message.room_id,
-                Push::Message {
-                    message: message.clone(),
-                },
-            );
-            Ok(Reply::Send { message, duplicate })
-        }
-        Call::MarkRead(args) => {
-            let (last_read_seq, unread) = ctx.store.mark_read(user, args.room_id, args.seq).await?;
-            ctx.publish_room(
-                args.room_id,
-                Push::Read {
-                    room_id: args.room_id,
-                    user_id: user.to_owned(),
-                    last_read_seq,
-                },
-            );
-            Ok(Reply::MarkRead {
-                room_id: args.room_id,
-                last_read_seq,
-                unread,
-            })
-        }
-        Call::Sync(args) => {
-            let limit = page(args.limit, DEFAULT_SYNC_PAGE, MAX_SYNC_PAGE)?;
-            let (messages, has_more) = ctx.store.sync(user, &args.cursors, limit).await?;
-            let rooms = ctx.store.list_rooms(user).await?;
-            Ok(Reply::Sync {
-                messages,
-                rooms,
-                has_more,
-            })
-        }
+        Call::History(args) => messages::history(ctx, user, args).await,
+        Call::Send(args) => messages::send_text(ctx, user, args).await,
+        Call::SendRich(args) => messages::send_rich(ctx, user, args).await,
+        Call::MarkRead(args) => reads::mark_read(ctx, user, args).await,
+        Call::Sync(args) => messages::sync(ctx, user, args).await,
+        Call::OpenDirect(args) => rooms::open_direct(ctx, user, args).await,
+        Call::CreateGroup(args) => rooms::create_group(ctx, user, args).await,
+        Call::Invite(args) => rooms::invite(ctx, user, args).await,
+        Call::Leave(args) => rooms::leave(ctx, user, args).await,
+        Call::RemoveMember(args) => rooms::remove_member(ctx, user, args).await,
+        Call::RenameRoom(args) => rooms::rename_room(ctx, user, args).await,
+        Call::SetRoomPrefs(args) => rooms::set_room_prefs(ctx, user, args).await,
+        Call::RoomMembers(args) => rooms::room_members(ctx, user, args).await,
+        Call::OpenRoom(args) => reads::open_room(ctx, user, args).await,
+        Call::UnreadCounts(args) => reads::unread_counts(ctx, user, args).await,
+        Call::UnreadMembers(args) => reads::unread_members(ctx, user, args).await,
+        Call::Forward(args) => messages::forward(ctx, user, args).await,
+        Call::Revoke(args) => messages::revoke(ctx, user, args).await,
+        Call::DeleteForMe(args) => messages::delete_for_me(ctx, user, args).await,
+        Call::Search(args) => messages::search(ctx, user, args).await,
+        Call::OrgUnits(args) => people::org_units(ctx, args).await,
+        Call::UnitMembers(args) => people::unit_members(ctx, args).await,
+        Call::SearchUsers(args) => people::search_users(ctx, args).await,
+        Call::GetUsers(args) => people::get_users(ctx, args).await,
+        Call::UpdateProfile(args) => people::update_profile(ctx, user, args).await,
+        Call::Presence(args) => people::presence(ctx, args).await,
+        Call::SetMobileInstalled(args) => people::set_mobile_installed(ctx, conn, args).await,
+        Call::Typing(args) => people::typing(ctx, user, args).await,
+        Call::GetSettings => accounts::get_settings(ctx, user).await,
+        Call::SetSettings(args) => accounts::set_settings(ctx, user, args).await,
+        Call::ResetPasskey(args) => accounts::reset_passkey(ctx, user, args).await,
+        Call::Logout => accounts::logout(ctx, conn).await,
+        Call::RetireUser(args) => accounts::retire_user(ctx, user, args).await,
     }
 }
 

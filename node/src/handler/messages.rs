@@ -1,0 +1,244 @@
+//! Message ops: send (text, image, file, file link, reply), forward, revoke, delete for me, history, search, sync.
+
+use std::time::Duration;
+
+use sendjay_common::ids;
+use sendjay_common::protocol::{
+    ForwardArgs, HistoryArgs, MessageKind, MessageRef, Push, Reply, SearchArgs, SendArgs,
+    SendRichArgs, SyncArgs, DEFAULT_HISTORY_PAGE, DEFAULT_LIST_PAGE, DEFAULT_SYNC_PAGE,
+    MAX_HISTORY_PAGE, MAX_LIST_PAGE, MAX_SYNC_PAGE,
+};
+
+use super::fanout::Fanout;
+use super::{bad_args, page, validate};
+use crate::error::NodeError;
+use crate::metrics as m;
+use crate::stats::NodeStats;
+use crate::store::search::MessageQuery;
+use crate::store::{NewContent, Sent};
+use crate::NodeContext;
+
+pub(super) async fn history(
+    ctx: &NodeContext,
+    user: &str,
+    args: HistoryArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
+    let (messages, has_more) = ctx
+        .store
+        .history(user, args.room_id, args.before_seq, limit)
+        .await?;
+    Ok(Reply::History {
+        room_id: args.room_id,
+        messages,
+        has_more,
+    })
+}
+
+pub(super) async fn sync(
+    ctx: &NodeContext,
+    user: &str,
+    args: SyncArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_SYNC_PAGE, MAX_SYNC_PAGE)?;
+    let (messages, has_more) = ctx.store.sync(user, &args.cursors, limit).await?;
+    let rooms = ctx.store.list_rooms(user).await?;
+    Ok(Reply::Sync {
+        messages,
+        rooms,
+        has_more,
+    })
+}
+
+/// Counts and publishes a stored message: rejoined members of a direct room first get subscribed and the
+/// message directly, then every member gets it through the room. Published also for a duplicate, in case the
+/// first attempt's publish was lost.
+fn publish_sent(ctx: &NodeContext, sent: &Sent) {
+    if !sent.duplicate {
+        NodeStats::add(&ctx.stats.messages_persisted, 1);
+        metrics::counter!(m::MESSAGES_PERSISTED).increment(1);
+    }
+    let push = Push::Message {
+        message: sent.message.clone(),
+    };
+    if sent.rejoined.is_empty() {
+        ctx.publish_room(sent.message.room_id, push);
+        return;
+    }
+    let mut fanout = Fanout::new();
+    fanout.joined(&sent.rejoined, sent.message.room_id, Some(&push));
+    fanout.room(sent.message.room_id, &push);
+    fanout.spawn(ctx);
+}
+
+pub(super) async fn send_text(
+    ctx: &NodeContext,
+    user: &str,
+    args: SendArgs,
+) -> Result<Reply, NodeError> {
+    metrics::counter!(m::MESSAGES_RECEIVED).increment(1);
+    ids::validate_client_msg_id(&args.client_msg_id).map_err(|e| bad_args(e.to_string()))?;
+    validate::body(&args.body, true)?;
+    let content = NewContent {
+        kind: MessageKind::Text,
+        body: args.body,
+        ..Default::default()
+    };
+    let sent = ctx
+        .store
+        .send(user, args.room_id, &args.client_msg_id, content)
+        .await?;
+    publish_sent(ctx, &sent);
+    Ok(Reply::Send {
+        message: sent.message,
+        duplicate: sent.duplicate,
+    })
+}
+
+pub(super) async fn send_rich(
+    ctx: &NodeContext,
+    user: &str,
+    args: SendRichArgs,
+) -> Result<Reply, NodeError> {
+    metrics::counter!(m::MESSAGES_RECEIVED).increment(1);
+    ids::validate_client_msg_id(&args.client_msg_id).map_err(|e| bad_args(e.to_string()))?;
+    match args.kind {
+        MessageKind::Text => {
+            validate::body(&args.body, true)?;
+            if args.file.is_some() || args.file_link.is_some() {
+                return Err(bad_args(
+                    "a text message has no file or file_link; use kind image, file or file_link",
+                ));
+            }
+        }
+        MessageKind::Image | MessageKind::File => {
+            validate::body(&args.body, false)?;
+            let file = args
+                .file
+                .as_ref()
+                .ok_or_else(|| bad_args(format!("kind {} needs file", args.kind.as_str())))?;
+            validate::file(file, args.kind)?;
+            if args.file_link.is_some() {
+                return Err(bad_args("file_link is only for kind file_link"));
+            }
+        }
+        MessageKind::FileLink => {
+            validate::body(&args.body, false)?;
+            if args.file_link.is_none() || args.file.is_some() {
+                return Err(bad_args(
+                    "kind file_link needs file_link {room_id, seq} and no file: the file is taken from that message",
+                ));
+            }
+        }
+        MessageKind::System => {
+            return Err(bad_args("system messages are written by the server only"))
+        }
+    }
+    let content = NewContent {
+        kind: args.kind,
+        body: args.body,
+        file: args.file,
+        file_link: args.file_link,
+        reply_to: args.reply_to,
+        forwarded: false,
+    };
+    let sent = ctx
+        .store
+        .send(user, args.room_id, &args.client_msg_id, content)
+        .await?;
+    publish_sent(ctx, &sent);
+    Ok(Reply::Send {
+        message: sent.message,
+        duplicate: sent.duplicate,
+    })
+}
+
+pub(super) async fn forward(
+    ctx: &NodeContext,
+    user: &str,
+    args: ForwardArgs,
+) -> Result<Reply, NodeError> {
+    ids::validate_client_msg_id(&args.client_msg_id).map_err(|e| bad_args(e.to_string()))?;
+    let from = MessageRef {
+        room_id: args.room_id,
+        seq: args.seq,
+    };
+    let sent = ctx
+        .store
+        .forward(user, from, args.to_room_id, &args.client_msg_id)
+        .await?;
+    publish_sent(ctx, &sent);
+    Ok(Reply::Forward {
+        message: sent.message,
+        duplicate: sent.duplicate,
+    })
+}
+
+pub(super) async fn revoke(
+    ctx: &NodeContext,
+    user: &str,
+    args: MessageRef,
+) -> Result<Reply, NodeError> {
+    let window = Duration::from_secs(ctx.config.revoke_window_secs);
+    if ctx.store.revoke(user, args, window).await? {
+        ctx.publish_room(
+            args.room_id,
+            Push::Revoked {
+                room_id: args.room_id,
+                seq: args.seq,
+            },
+        );
+    }
+    Ok(Reply::Revoke {
+        room_id: args.room_id,
+        seq: args.seq,
+    })
+}
+
+pub(super) async fn delete_for_me(
+    ctx: &NodeContext,
+    user: &str,
+    args: MessageRef,
+) -> Result<Reply, NodeError> {
+    if ctx.store.delete_for_me(user, args).await? {
+        let mut fanout = Fanout::new();
+        fanout.user_push(
+            user,
+            &Push::Hidden {
+                room_id: args.room_id,
+                seq: args.seq,
+            },
+        );
+        fanout.spawn(ctx);
+    }
+    Ok(Reply::DeleteForMe {
+        room_id: args.room_id,
+        seq: args.seq,
+    })
+}
+
+pub(super) async fn search(
+    ctx: &NodeContext,
+    user: &str,
+    args: SearchArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_LIST_PAGE, MAX_LIST_PAGE)?;
+    if let Some(text) = &args.query {
+        validate::query(text)?;
+    }
+    if let Some(sender) = &args.sender_id {
+        validate::user_id(sender, "sender_id")?;
+    }
+    let query = MessageQuery {
+        text: args.query,
+        sender_id: args.sender_id,
+        media: args.kind,
+        before_seq: args.before_seq,
+    };
+    let (messages, has_more) = ctx.store.search(user, args.room_id, &query, limit).await?;
+    Ok(Reply::Search {
+        room_id: args.room_id,
+        messages,
+        has_more,
+    })
+}

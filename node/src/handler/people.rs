@@ -1,0 +1,151 @@
+//! People ops: the organisation tree and directory, profiles, presence per device class, the mobile-installed
+//! flag and the typing indicator.
+
+use std::collections::HashSet;
+
+use fred::prelude::HashesInterface;
+use sendjay_common::error_code::ErrorCode;
+use sendjay_common::protocol::{
+    DeviceClass, OrgUnitsArgs, PresenceInfo, ProfilePatch, Push, Reply, RoomArgs, SearchUsersArgs,
+    SetMobileInstalledArgs, UnitMembersArgs, UserIdsArgs, DEFAULT_LIST_PAGE, MAX_LIST_PAGE,
+    MAX_LOOKUP_USERS,
+};
+
+use super::{page, validate};
+use crate::error::NodeError;
+use crate::registry::Conn;
+use crate::NodeContext;
+
+pub(super) async fn org_units(ctx: &NodeContext, args: OrgUnitsArgs) -> Result<Reply, NodeError> {
+    if let Some(parent) = &args.parent_id {
+        validate::line(parent, "parent_id", 64)?;
+    }
+    let units = ctx.store.org_units(args.parent_id.as_deref()).await?;
+    Ok(Reply::OrgUnits {
+        parent_id: args.parent_id,
+        units,
+    })
+}
+
+pub(super) async fn unit_members(
+    ctx: &NodeContext,
+    args: UnitMembersArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_LIST_PAGE, MAX_LIST_PAGE)?;
+    validate::line(&args.unit_id, "unit_id", 64)?;
+    if let Some(after) = &args.after {
+        validate::user_id(after, "after")?;
+    }
+    let (users, has_more) = ctx
+        .store
+        .unit_members(&args.unit_id, args.after.as_deref(), limit)
+        .await?;
+    Ok(Reply::UnitMembers {
+        unit_id: args.unit_id,
+        users,
+        has_more,
+    })
+}
+
+pub(super) async fn search_users(
+    ctx: &NodeContext,
+    args: SearchUsersArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_LIST_PAGE, MAX_LIST_PAGE)?;
+    validate::query(&args.query)?;
+    Ok(Reply::SearchUsers {
+        users: ctx.store.search_users(&args.query, limit).await?,
+    })
+}
+
+fn lookup_ids(args: &UserIdsArgs) -> Result<(), NodeError> {
+    validate::user_ids(&args.user_ids, "user_ids", MAX_LOOKUP_USERS)
+}
+
+pub(super) async fn get_users(ctx: &NodeContext, args: UserIdsArgs) -> Result<Reply, NodeError> {
+    lookup_ids(&args)?;
+    Ok(Reply::GetUsers {
+        users: ctx.store.get_users(&args.user_ids).await?,
+    })
+}
+
+pub(super) async fn update_profile(
+    ctx: &NodeContext,
+    user: &str,
+    args: ProfilePatch,
+) -> Result<Reply, NodeError> {
+    validate::profile(&args)?;
+    Ok(Reply::UpdateProfile {
+        user: ctx.store.update_profile(user, &args).await?,
+    })
+}
+
+/// Which device classes hold a session record in Redis (`<prefix>:{u:<user>}:sess`, one field per class).
+/// Records of a crashed node linger until they expire (the session TTL, 90 s by default).
+pub(super) async fn presence(ctx: &NodeContext, args: UserIdsArgs) -> Result<Reply, NodeError> {
+    lookup_ids(&args)?;
+    let mut seen = HashSet::new();
+    let ids: Vec<String> = args
+        .user_ids
+        .into_iter()
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let known = ctx.store.mobile_installed(&ids).await?;
+    if known.is_empty() {
+        return Ok(Reply::Presence { users: Vec::new() });
+    }
+    let pipeline = ctx.bus.commands().pipeline();
+    for (id, _) in &known {
+        let _: () = pipeline.hkeys(ctx.bus.keys().sessions(id)).await?;
+    }
+    let sessions = pipeline.try_all::<Vec<String>>().await;
+    let mut users = Vec::with_capacity(known.len());
+    for ((user_id, mobile_installed), devices) in known.into_iter().zip(sessions) {
+        let devices = devices?;
+        let has = |d: DeviceClass| devices.iter().any(|x| x == d.as_str());
+        users.push(PresenceInfo {
+            web: has(DeviceClass::Web),
+            mobile: has(DeviceClass::Mobile),
+            user_id,
+            mobile_installed,
+        });
+    }
+    Ok(Reply::Presence { users })
+}
+
+pub(super) async fn set_mobile_installed(
+    ctx: &NodeContext,
+    conn: &Conn,
+    args: SetMobileInstalledArgs,
+) -> Result<Reply, NodeError> {
+    if conn.device != DeviceClass::Mobile {
+        return Err(NodeError::client(
+            ErrorCode::Forbidden,
+            "only the mobile app (a mobile session) reports whether it is installed",
+        ));
+    }
+    ctx.store
+        .set_mobile_installed(&conn.user, args.installed)
+        .await?;
+    Ok(Reply::SetMobileInstalled {
+        installed: args.installed,
+    })
+}
+
+pub(super) async fn typing(
+    ctx: &NodeContext,
+    user: &str,
+    args: RoomArgs,
+) -> Result<Reply, NodeError> {
+    ctx.store.check_member(user, args.room_id).await?;
+    ctx.publish_room(
+        args.room_id,
+        Push::Typing {
+            room_id: args.room_id,
+            user_id: user.to_owned(),
+        },
+    );
+    Ok(Reply::Typing {
+        room_id: args.room_id,
+    })
+}

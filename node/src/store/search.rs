@@ -1,0 +1,78 @@
+//! Finding messages in a room: a text substring (Korean or any script, through the `messages_search` trigram
+//! index over `sj_search_key(body)`, see migration 0002), one member's messages, and the room's images, files
+//! and links. Filters combine; revoked messages, system messages and messages the caller deleted for
+//! themselves are never returned.
+
+use sendjay_common::protocol::{MediaFilter, Message};
+use tokio_postgres::types::ToSql;
+
+use super::{cut_to_page_bytes, message_columns, message_from, require_member, Store, QUOTE_JOIN};
+use crate::error::NodeError;
+
+/// What to look for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageQuery {
+    /// Case-insensitive substring of the body.
+    pub text: Option<String>,
+    /// Only this sender.
+    pub sender_id: Option<String>,
+    /// Only images, files or links.
+    pub media: Option<MediaFilter>,
+    /// Only below this seq.
+    pub before_seq: Option<i64>,
+}
+
+impl Store {
+    /// Matching messages of a room the caller is in, newest first, and whether older matches exist.
+    pub async fn search(
+        &self,
+        user_id: &str,
+        room_id: i64,
+        query: &MessageQuery,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), NodeError> {
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("search");
+        require_member(&**client, user_id, room_id).await?;
+        let before = query.before_seq.unwrap_or(i64::MAX);
+        let fetch = limit as i64 + 1;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&room_id, &user_id, &before, &fetch];
+        let mut filters = String::new();
+        if let Some(text) = &query.text {
+            params.push(text);
+            let n = params.len();
+            // The trigram index narrows by the key; strpos on the real text makes the match exact.
+            filters.push_str(&format!(
+                " AND sj_search_key(m.body) LIKE sj_search_pattern(${n}) AND strpos(lower(m.body), lower(${n})) > 0"
+            ));
+        }
+        if let Some(sender) = &query.sender_id {
+            params.push(sender);
+            filters.push_str(&format!(" AND m.sender_id = ${}", params.len()));
+        }
+        match query.media {
+            Some(MediaFilter::Image) => filters.push_str(" AND m.kind = 'image'"),
+            Some(MediaFilter::File) => filters.push_str(" AND m.kind IN ('file', 'file_link')"),
+            Some(MediaFilter::Link) => filters.push_str(" AND m.has_link"),
+            None => {}
+        }
+        let sql = format!(
+            "SELECT {} FROM messages m {QUOTE_JOIN}
+              WHERE m.room_id = $1 AND m.seq < $3 AND m.revoked_at IS NULL AND m.kind <> 'system'
+                AND NOT EXISTS (SELECT 1 FROM message_hidden h
+                                 WHERE h.user_id = $2 AND h.room_id = m.room_id AND h.seq = m.seq)
+                {filters}
+              ORDER BY m.seq DESC LIMIT $4",
+            message_columns("m.body", "false")
+        );
+        let rows = client.query(&sql, &params).await?;
+        let mut has_more = rows.len() > limit as usize;
+        let mut messages: Vec<Message> = rows
+            .iter()
+            .take(limit as usize)
+            .map(|r| message_from(r, 0))
+            .collect();
+        has_more |= cut_to_page_bytes(&mut messages);
+        Ok((messages, has_more))
+    }
+}
