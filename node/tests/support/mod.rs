@@ -225,3 +225,4 @@ pub async fn drain_pushes(client: &Client, wait: Duration) -> Vec<Push> {
     }
     pushes
 }
+pub mod rules;
