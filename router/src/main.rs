@@ -1,6 +1,8 @@
 //! `sendjay-router`: serve login and assignment, or run administrative commands.
 #![forbid(unsafe_code)]
 
+mod import;
+
 use clap::{Args, Parser, Subcommand};
 use sendjay_router::{RouterConfig, RouterError};
 
@@ -25,6 +27,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Admin {
+    /// Import or update the organisation tree and users from an HR export (JSON, or units and users CSVs).
+    Import(Box<import::ImportArgs>),
     /// Apply migrations, then create the demo organisation, users (password `sendjay`) and rooms.
     SeedDemo(SeedArgs),
 }
@@ -70,6 +74,7 @@ async fn run(cli: Cli) -> Result<(), RouterError> {
             router.stop().await;
             Ok(())
         }
+        Command::Admin(Admin::Import(args)) => import::run(*args).await,
         Command::Admin(Admin::SeedDemo(args)) => {
             let pool = sendjay_router::pg_pool(&args.database_url, 2)?;
             let mut client = pool.get().await?;
