@@ -235,11 +235,11 @@ pub fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
     Ok(rows)
 }
 
+/// A CSV record: its 1-based line number and its values by (lower-cased) column name.
+type CsvRecord = (usize, HashMap<String, String>);
+
 /// CSV rows as maps from header to value, with the 1-based line number of each record.
-fn csv_records(
-    text: &str,
-    what: &str,
-) -> Result<Vec<(usize, HashMap<String, String>)>, RouterError> {
+fn csv_records(text: &str, what: &str) -> Result<Vec<CsvRecord>, RouterError> {
     let rows = parse_csv(text).map_err(|e| invalid(format!("{what}: {e}")))?;
     let Some((header, records)) = rows.split_first() else {
         return Ok(Vec::new());
