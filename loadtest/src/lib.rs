@@ -7,4 +7,11 @@
 
 pub mod chat;
 pub mod client;
+pub mod report;
 pub mod router_api;
+pub mod run;
+pub mod scenario;
+pub mod scenarios;
+pub mod seed;
+pub mod stats;
+pub mod sys;

@@ -14,6 +14,10 @@ struct Cli {
 enum Command {
     /// Log in as a user and chat from the terminal.
     Chat(sendjay_loadtest::chat::ChatArgs),
+    /// Run a load scenario file (loadtest/scenarios/*.toml) against a cluster.
+    Run(sendjay_loadtest::run::RunArgs),
+    /// Run every smoke scenario (small, seconds each) against a cluster; exit 0 only if all pass.
+    Smoke(sendjay_loadtest::run::SmokeArgs),
 }
 
 #[tokio::main]
@@ -21,6 +25,8 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Chat(args) => sendjay_loadtest::chat::run(args).await,
+        Command::Run(args) => sendjay_loadtest::run::main(args).await,
+        Command::Smoke(args) => sendjay_loadtest::run::smoke(args).await,
     };
     match result {
         Ok(code) => code,

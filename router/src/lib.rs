@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod load_seed;
 pub mod metrics;
 pub mod nodes;
 pub mod seed;

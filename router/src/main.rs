@@ -31,6 +31,33 @@ enum Admin {
     Import(Box<import::ImportArgs>),
     /// Apply migrations, then create the demo organisation, users (password `sendjay`) and rooms.
     SeedDemo(SeedArgs),
+    /// Create (or with `--cleanup` remove) load-test users and rooms; prints a JSON description on stdout.
+    SeedLoad(SeedLoadArgs),
+}
+
+#[derive(Args)]
+struct SeedLoadArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    database_url: String,
+    /// Prefix of the user ids (`<prefix>-000001`…) and room names.
+    #[arg(long, default_value = "lt")]
+    prefix: String,
+    /// Users to create.
+    #[arg(long, default_value_t = 0)]
+    users: u32,
+    /// Members per group room.
+    #[arg(long, default_value_t = 0)]
+    group_size: u32,
+    /// Group rooms (group `g` holds users `g*K+1 ..= g*K+K`).
+    #[arg(long, default_value_t = 0)]
+    groups: u32,
+    /// Two-member rooms (pair `p` holds users `2p+1` and `2p+2`).
+    #[arg(long, default_value_t = 0)]
+    pairs: u32,
+    /// Remove the prefix's messages, memberships, rooms and users instead.
+    #[arg(long)]
+    cleanup: bool,
 }
 
 #[derive(Args)]
@@ -89,7 +116,32 @@ async fn run(cli: Cli) -> Result<(), RouterError> {
             );
             Ok(())
         }
+        Command::Admin(Admin::SeedLoad(args)) => seed_load(args).await,
     }
+}
+
+async fn seed_load(args: SeedLoadArgs) -> Result<(), RouterError> {
+    use sendjay_router::load_seed;
+    let pool = sendjay_router::pg_pool(&args.database_url, 2)?;
+    let json = if args.cleanup {
+        serde_json::to_string(&load_seed::cleanup_load(&pool, &args.prefix).await?)
+    } else {
+        let mut client = pool.get().await?;
+        sendjay_common::migrate::migrate(&mut client)
+            .await
+            .map_err(|e| RouterError::Internal(e.to_string()))?;
+        drop(client);
+        let spec = load_seed::LoadSeedSpec {
+            prefix: args.prefix,
+            users: args.users,
+            group_size: args.group_size,
+            groups: args.groups,
+            pairs: args.pairs,
+        };
+        serde_json::to_string(&load_seed::seed_load(&pool, &spec).await?)
+    };
+    println!("{}", json.map_err(|e| RouterError::Internal(e.to_string()))?);
+    Ok(())
 }
 
 async fn wait_for_signal() {
