@@ -4,7 +4,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "sendjay-loadtest", version, about = "sendjay's load generator and terminal client")]
+#[command(
+    name = "sendjay-loadtest",
+    version,
+    about = "sendjay's load generator and terminal client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

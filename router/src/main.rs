@@ -140,7 +140,10 @@ async fn seed_load(args: SeedLoadArgs) -> Result<(), RouterError> {
         };
         serde_json::to_string(&load_seed::seed_load(&pool, &spec).await?)
     };
-    println!("{}", json.map_err(|e| RouterError::Internal(e.to_string()))?);
+    println!(
+        "{}",
+        json.map_err(|e| RouterError::Internal(e.to_string()))?
+    );
     Ok(())
 }
 
