@@ -229,7 +229,7 @@ fn body(tag: &str, index: u64, intended_us: u64, size: usize) -> String {
     b
 }
 
-fn parse_body<'a>(body: &'a str, tag: &str) -> Option<(u64, u64)> {
+fn parse_body(body: &str, tag: &str) -> Option<(u64, u64)> {
     let rest = body
         .strip_prefix("lt:")?
         .strip_prefix(tag)?
