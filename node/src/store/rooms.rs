@@ -324,7 +324,11 @@ impl Store {
             &[&room_id, &members],
         )
         .await?;
-        let body = format!("{user_id} created the room with {}", names(&others));
+        let body = if others.is_empty() {
+            format!("{user_id} created the room")
+        } else {
+            format!("{user_id} created the room with {}", names(&others))
+        };
         let event = SystemEvent {
             action: SystemAction::Create,
             actor: user_id.to_owned(),
