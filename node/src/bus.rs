@@ -28,7 +28,7 @@ use crate::registry::Registry;
 use crate::stats::NodeStats;
 
 /// Default capacity of the pub/sub receive buffer (fred's own default, 32, drops messages under any burst).
-pub const BROADCAST_CAPACITY: usize = 65_536;
+pub const BROADCAST_CAPACITY: usize = 16_384;
 
 /// Redis clients of a node and the channels it is subscribed to.
 pub struct Bus {
@@ -95,8 +95,10 @@ impl Bus {
         stats: Arc<NodeStats>,
         receive_buffer: usize,
     ) -> Result<Arc<Bus>, NodeError> {
+        // Only the subscriber receives pub/sub messages; the command client keeps fred's small default buffers
+        // (every buffer is allocated up front, for each of fred's notification channels).
+        let commands = redis_builder(url, 32)?.build()?;
         let builder = redis_builder(url, receive_buffer)?;
-        let commands = builder.build()?;
         let subscriber = builder.build_subscriber_client()?;
         commands.init().await?;
         subscriber.init().await?;

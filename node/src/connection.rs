@@ -66,24 +66,57 @@ fn push_frame(push: Push) -> Bytes {
 }
 
 /// Serves one upgraded WebSocket until it ends.
+///
+/// Only what an idle session needs stays in this future across the connection's life: the socket, the
+/// connection handle and the session record. Opening, closing and every request run in boxed futures, so
+/// their (much larger) state is allocated only while they run — an idle connection stays small.
 pub async fn serve(
     mut ws: Socket,
     ctx: Arc<NodeContext>,
     params: ConnectParams,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Some((conn, record)) = Box::pin(open(&mut ws, &ctx, params)).await else {
+        return;
+    };
+    let device = conn.device.as_str();
+    metrics::counter!(m::CONNECTIONS_ACCEPTED, "device" => device).increment(1);
+    metrics::gauge!(m::CONNECTIONS, "device" => device).increment(1.0);
+    tracing::debug!(generation = record.generation, "session started");
+    let end = run(&mut ws, &ctx, &conn, &mut shutdown).await;
+    metrics::gauge!(m::CONNECTIONS, "device" => device).decrement(1.0);
+    let close_reason = end.as_ref().map_or("client", |(reason, _)| reason.as_str());
+    tracing::debug!(close = close_reason, "session ended");
+    Box::pin(finish(&ctx, &conn, Some(&record))).await;
+    if let Some((reason, text)) = end {
+        Box::pin(close(&mut ws, reason, &text)).await;
+    } else {
+        metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => "client").increment(1);
+    }
+}
+
+/// Authenticates, registers and claims the session; on refusal closes the socket and returns `None`.
+async fn open(
+    ws: &mut Socket,
+    ctx: &Arc<NodeContext>,
+    params: ConnectParams,
+) -> Option<(Arc<Conn>, SessionRecord)> {
     let claims = match auth::authenticate(&ctx.tokens, &ctx.store, params.token.as_deref()).await {
         Ok(claims) => claims,
-        Err((reason, text)) => return close(&mut ws, reason, &text).await,
+        Err((reason, text)) => {
+            close(ws, reason, &text).await;
+            return None;
+        }
     };
     if ctx.config.enforce_assignment && !ctx.ring.accepts(&claims.sub) {
         let owner = ctx.ring.owner(&claims.sub).unwrap_or_default();
-        return close(
-            &mut ws,
+        close(
+            ws,
             CloseReason::WrongNode,
             &format!("assigned to {owner}; ask the router"),
         )
         .await;
+        return None;
     }
     let conn = Arc::new(Conn {
         id: ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
@@ -101,35 +134,23 @@ pub async fn serve(
         Ok(rooms) => rooms,
         Err(e) => {
             tracing::warn!(error = %e, "could not load rooms for a new session");
-            return close(
-                &mut ws,
+            close(
+                ws,
                 CloseReason::Internal,
                 "database unavailable: reconnect later",
             )
             .await;
+            return None;
         }
     };
     let change = ctx.registry.add(conn.clone(), &rooms);
-    let record = match start_session(&ctx, &conn, &change.rooms, change.user, params.launch).await {
-        Ok(record) => record,
+    match start_session(ctx, &conn, &change.rooms, change.user, params.launch).await {
+        Ok(record) => Some((conn, record)),
         Err((reason, text)) => {
-            finish(&ctx, &conn, None).await;
-            return close(&mut ws, reason, &text).await;
+            finish(ctx, &conn, None).await;
+            close(ws, reason, &text).await;
+            None
         }
-    };
-    let device = conn.device.as_str();
-    metrics::counter!(m::CONNECTIONS_ACCEPTED, "device" => device).increment(1);
-    metrics::gauge!(m::CONNECTIONS, "device" => device).increment(1.0);
-    tracing::debug!(generation = record.generation, "session started");
-    let end = run(&mut ws, &ctx, &conn, &mut shutdown).await;
-    metrics::gauge!(m::CONNECTIONS, "device" => device).decrement(1.0);
-    let close_reason = end.as_ref().map_or("client", |(reason, _)| reason.as_str());
-    tracing::debug!(close = close_reason, "session ended");
-    finish(&ctx, &conn, Some(&record)).await;
-    if let Some((reason, text)) = end {
-        close(&mut ws, reason, &text).await;
-    } else {
-        metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => "client").increment(1);
     }
 }
 

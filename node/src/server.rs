@@ -134,7 +134,9 @@ fn upgrade(
                 )
                 .await;
                 // One span per connection; the session fills in who it is once the token is verified.
-                let span = tracing::info_span!(
+                // Debug level: an enabled span costs memory for the connection's whole life, so it only
+                // exists when SENDJAY_LOG asks for debug detail.
+                let span = tracing::debug_span!(
                     "conn",
                     conn = tracing::field::Empty,
                     user = tracing::field::Empty,
