@@ -143,8 +143,7 @@ async fn main() {
 
     // The statements, as the store runs them.
     let me = "b00001";
-    let window: Vec<i64> = ((MESSAGES - 49)..=MESSAGES).collect();
-    println!("\n## EXPLAIN (ANALYZE, BUFFERS)\n\nOpening room 1 (`open_room`, limit 50) runs four statements:");
+    println!("\n## EXPLAIN (ANALYZE, BUFFERS)\n\nOpening room 1 (`open_room`, limit 50) runs four statements, prepared once per connection and sent together (one round trip):");
     let none: Option<i64> = None;
     explain(
         &db,
@@ -163,8 +162,8 @@ async fn main() {
     explain(
         &db,
         "open_room 3/4: unread counts of the 50 messages, one query",
-        reads::UNREAD_COUNTS_SQL,
-        &[&1i64, &window],
+        &reads::unread_counts_sql_for_newest(),
+        &[&1i64, &50i64],
     )
     .await;
     let summary = format!(

@@ -4,25 +4,44 @@
 use sendjay_common::protocol::{Message, RoomSummary, SeqCount};
 use tokio_postgres::GenericClient;
 
-use super::messages::page;
-use super::rooms::room_summary;
-use super::{not_found, require_member, Store};
+use super::messages::page_sql;
+use super::rooms::{room_summary_sql, summary_from};
+use super::{cut_to_page_bytes, message_from, not_found, require_member, Store};
 use crate::error::NodeError;
 
-/// The unread counts of a window of seqs (`$1` room, `$2` seqs); see [`unread_counts`].
-pub const UNREAD_COUNTS_SQL: &str = "WITH w AS (SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq = ANY($2::bigint[])),
-                  ev AS (SELECT c.last_read_seq AS v, 1 AS k, count(*) AS n
-                           FROM room_members c
-                          WHERE c.room_id = $1 AND c.last_read_seq < (SELECT max(seq) FROM w)
-                          GROUP BY c.last_read_seq
-                         UNION ALL
-                         SELECT seq, 0, 0 FROM w),
-                  run AS (SELECT v, k, sum(n) OVER (ORDER BY v, k ROWS UNBOUNDED PRECEDING) AS behind FROM ev)
-             SELECT w.seq, run.behind::bigint - CASE WHEN s.last_read_seq < w.seq THEN 1 ELSE 0 END
-               FROM w
-               JOIN run ON run.k = 0 AND run.v = w.seq
-               LEFT JOIN room_members s ON s.room_id = $1 AND s.user_id = w.sender_id
-              ORDER BY w.seq";
+/// Unread counts of a window: `$1` room; `window` selects the window's `seq, sender_id` from `messages`.
+/// See [`unread_counts`] for how it works.
+fn unread_counts_sql(window: &str) -> String {
+    format!(
+        "WITH w AS ({window}),
+              ev AS (SELECT c.last_read_seq AS v, 1 AS k, count(*) AS n
+                       FROM room_members c
+                      WHERE c.room_id = $1 AND c.last_read_seq < (SELECT max(seq) FROM w)
+                      GROUP BY c.last_read_seq
+                     UNION ALL
+                     SELECT seq, 0, 0 FROM w),
+              run AS (SELECT v, k, sum(n) OVER (ORDER BY v, k ROWS UNBOUNDED PRECEDING) AS behind FROM ev)
+         SELECT w.seq, run.behind::bigint - CASE WHEN s.last_read_seq < w.seq THEN 1 ELSE 0 END
+           FROM w
+           JOIN run ON run.k = 0 AND run.v = w.seq
+           LEFT JOIN room_members s ON s.room_id = $1 AND s.user_id = w.sender_id
+          ORDER BY w.seq"
+    )
+}
+
+/// Unread counts of the given seqs (`$1` room, `$2` seqs), ascending.
+pub fn unread_counts_sql_for_seqs() -> String {
+    unread_counts_sql(
+        "SELECT seq, sender_id FROM messages WHERE room_id = $1 AND seq = ANY($2::bigint[])",
+    )
+}
+
+/// Unread counts of the newest messages (`$1` room, `$2` how many), ascending.
+pub fn unread_counts_sql_for_newest() -> String {
+    unread_counts_sql(
+        "SELECT seq, sender_id FROM messages WHERE room_id = $1 ORDER BY seq DESC LIMIT $2",
+    )
+}
 
 /// Moves a cursor forward (`$1` room, `$2` user, `$3` seq or null for the newest). `m` is re-read under the row
 /// lock when another call moves the cursor first, so GREATEST over it never moves backwards; `o` is the value
@@ -64,7 +83,7 @@ pub struct OpenedRoom {
 }
 
 /// Members (other than each message's sender) whose cursor is below each seq of `seqs`, for the seqs that
-/// exist, ascending: one query whatever the window size.
+/// exist, ascending: one query whatever the window size ([`unread_counts_sql_for_seqs`]).
 ///
 /// The room's cursors that are behind the newest seq asked are grouped by value (an index-only range scan of
 /// `room_members_cursor`), merged with the seqs in one ordered pass, and a running sum gives, at each seq, the
@@ -79,7 +98,9 @@ pub(crate) async fn unread_counts(
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = client.query(UNREAD_COUNTS_SQL, &[&room_id, &seqs]).await?;
+    let rows = client
+        .query(&unread_counts_sql_for_seqs(), &[&room_id, &seqs])
+        .await?;
     Ok(rows
         .iter()
         .map(|r| SeqCount {
@@ -87,6 +108,16 @@ pub(crate) async fn unread_counts(
             unread: r.get(1),
         })
         .collect())
+}
+
+fn cursor_from(row: &tokio_postgres::Row) -> ReadCursor {
+    let (cursor, last, before): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    ReadCursor {
+        last_read_seq: cursor,
+        unread: (last - cursor).max(0),
+        moved: cursor > before,
+        member_count: row.get::<_, i32>(3) as i64,
+    }
 }
 
 async fn mark_read(
@@ -99,15 +130,7 @@ async fn mark_read(
         .query_opt(MARK_READ_SQL, &[&room_id, &user_id, &seq])
         .await?;
     match row {
-        Some(row) => {
-            let (cursor, last, before): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
-            Ok(ReadCursor {
-                last_read_seq: cursor,
-                unread: (last - cursor).max(0),
-                moved: cursor > before,
-                member_count: row.get::<_, i32>(3) as i64,
-            })
-        }
+        Some(row) => Ok(cursor_from(&row)),
         None => {
             require_member(client, user_id, room_id).await?;
             Err(super::not_member(room_id))
@@ -129,6 +152,10 @@ impl Store {
     }
 
     /// Marks the room read, then returns its newest page with per-message unread counts.
+    ///
+    /// One round trip: the four statements are prepared once per connection and sent together; PostgreSQL runs
+    /// them in order, so the page and the counts see the cursor just moved. When the caller is not a member the
+    /// update matches nothing and the other results are dropped unread.
     pub async fn open_room(
         &self,
         user_id: &str,
@@ -137,12 +164,55 @@ impl Store {
     ) -> Result<OpenedRoom, NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("open_room");
-        let cursor = mark_read(&**client, user_id, room_id, None).await?;
-        let (messages, has_more) = page(&**client, user_id, room_id, None, limit).await?;
-        let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
-        let mut counts = unread_counts(&**client, room_id, &seqs).await?;
-        counts.reverse();
-        let room = room_summary(&**client, user_id, room_id).await?;
+        let mark = client.prepare_cached(MARK_READ_SQL).await?;
+        let newest = client.prepare_cached(&page_sql()).await?;
+        let counts = client
+            .prepare_cached(&unread_counts_sql_for_newest())
+            .await?;
+        let summary = client.prepare_cached(&room_summary_sql()).await?;
+        let none: Option<i64> = None;
+        let fetch = limit as i64 + 1;
+        let (marked, page, counted, summarised) = futures_util::future::join4(
+            client.query_opt(&mark, &[&room_id, &user_id, &none]),
+            client.query(&newest, &[&room_id, &i64::MAX, &fetch, &user_id]),
+            client.query(&counts, &[&room_id, &(limit as i64)]),
+            client.query_opt(&summary, &[&user_id, &room_id]),
+        )
+        .await;
+        let Some(marked) = marked? else {
+            require_member(&**client, user_id, room_id).await?;
+            return Err(super::not_member(room_id));
+        };
+        let cursor = cursor_from(&marked);
+        let rows = page?;
+        let mut has_more = rows.len() > limit as usize;
+        let mut messages: Vec<Message> = rows
+            .iter()
+            .take(limit as usize)
+            .map(|r| message_from(r, 0))
+            .collect();
+        has_more |= cut_to_page_bytes(&mut messages);
+        let mut counts: Vec<SeqCount> = counted?
+            .iter()
+            .rev()
+            .map(|r| SeqCount {
+                seq: r.get(0),
+                unread: r.get(1),
+            })
+            .collect();
+        // A message committed between the page and the count statements shifts the newest window by one:
+        // then count exactly the page's seqs (rare).
+        let aligned = counts.len() == messages.len()
+            && counts.iter().zip(&messages).all(|(c, m)| c.seq == m.seq);
+        if !aligned {
+            let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+            counts = unread_counts(&**client, room_id, &seqs).await?;
+            counts.reverse();
+        }
+        let room = summarised?
+            .as_ref()
+            .map(summary_from)
+            .ok_or_else(|| super::not_member(room_id))?;
         Ok(OpenedRoom {
             cursor,
             room,

@@ -48,7 +48,12 @@ pub fn list_rooms_sql() -> String {
     summary_sql("")
 }
 
-fn summary_from(row: &Row) -> RoomSummary {
+/// The summary of one room `$2` for user `$1` (no row when not a member).
+pub fn room_summary_sql() -> String {
+    summary_sql("AND r.id = $2")
+}
+
+pub(crate) fn summary_from(row: &Row) -> RoomSummary {
     let last_seq: i64 = row.get(3);
     let last_read_seq: i64 = row.get(4);
     let has_last: Option<i64> = row.get(10);
@@ -76,7 +81,7 @@ pub(crate) async fn room_summary(
     room_id: i64,
 ) -> Result<RoomSummary, NodeError> {
     let row = client
-        .query_opt(&summary_sql("AND r.id = $2"), &[&user_id, &room_id])
+        .query_opt(&room_summary_sql(), &[&user_id, &room_id])
         .await?;
     match row {
         Some(row) => Ok(summary_from(&row)),
@@ -176,7 +181,8 @@ impl Store {
     pub async fn list_rooms(&self, user_id: &str) -> Result<Vec<RoomSummary>, NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("list_rooms");
-        let rows = client.query(&list_rooms_sql(), &[&user_id]).await?;
+        let statement = client.prepare_cached(&list_rooms_sql()).await?;
+        let rows = client.query(&statement, &[&user_id]).await?;
         Ok(rows.iter().map(summary_from).collect())
     }
 
