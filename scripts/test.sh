@@ -158,6 +158,18 @@ piped_stdin() {
         grep -qF "carol: hi from carol via stdin" "$out"
 }
 
+loadtest_smoke() { # every loadtest scenario's smoke version, thresholds decide
+    local nodes out=$SMOKE/logs/loadtest-smoke.out rc
+    nodes=$(printf '%s\n' $NODE_URLS | sed 's#^http://\(.*\)$#ws://\1/v1/ws#' | paste -sd, -)
+    SENDJAY_JWT_SECRET=$(cat "$SMOKE/jwt-secret") "$ROOT/target/$PROFILE/sendjay-loadtest" smoke \
+        --router "$ROUTER_URL" --nodes "$nodes" --database-url "$DATABASE_URL" \
+        --seed-command "$ROOT/target/$PROFILE/sendjay-router" >"$out" 2>&1
+    rc=$?
+    echo "--- loadtest smoke (last lines; all of it in $out):"
+    tail -n 60 "$out"
+    return "$rc"
+}
+
 all_stopped() {
     local f pid bad=0 pids=()
     for f in "$SMOKE"/pids/*.pid; do
@@ -192,6 +204,7 @@ elif check "local cluster starts (deploy/local/cluster.sh --detach, 1 router + 2
     check "bob receives it live on the same node ($NODE_OF_BOB)" got_it bob "$BOB_RC"
     check "dave receives it live across nodes via Redis ($NODE_OF_DAVE)" got_it dave "$DAVE_RC"
     check "piped stdin: carol lists rooms, opens General, sees the history, sends, quits" piped_stdin
+    check "loadtest smoke: every scenario's short run meets its thresholds" loadtest_smoke
     check "deploy/local/stop.sh leaves no process behind" all_stopped
 else
     stop_smoke
