@@ -24,7 +24,6 @@ const MESSAGES_PER_USER: usize = 40;
 
 struct NodeProcess {
     child: Child,
-    url: String,
 }
 
 async fn spawn_node(database_url: &str, redis_url: &str, id: &str) -> NodeProcess {
@@ -65,7 +64,8 @@ async fn spawn_node(database_url: &str, redis_url: &str, id: &str) -> NodeProces
         .and_then(|r| r.strip_suffix(')'))
         .expect("url in the start line")
         .to_owned();
-    NodeProcess { child, url }
+    assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
+    NodeProcess { child }
 }
 
 /// Connects `user` to the node it hashes to among the live nodes, retrying while the cluster settles.
