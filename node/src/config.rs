@@ -112,8 +112,17 @@ impl NodeConfig {
         }
         if let Some(previous) = &self.jwt_previous_secret {
             if previous.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
-                return bad("SENDJAY_JWT_PREVIOUS_SECRET", "must be at least 32 bytes when set");
+                return bad(
+                    "SENDJAY_JWT_PREVIOUS_SECRET",
+                    "must be at least 32 bytes when set",
+                );
             }
+        }
+        if let Err(e) = self.database_url.parse::<tokio_postgres::Config>() {
+            return bad("SENDJAY_DATABASE_URL", &e.to_string());
+        }
+        if let Err(e) = fred::prelude::Config::from_url(&self.redis_url) {
+            return bad("SENDJAY_REDIS_URL", &e.to_string());
         }
         if let Some(id) = &self.node_id {
             if !valid_node_id(id) {
@@ -301,16 +310,30 @@ mod tests {
     #[test]
     fn bad_values_name_their_setting() {
         for (args, setting) in [
-            (&["--public-url", "http://lb/v1/ws"][..], "SENDJAY_PUBLIC_URL"),
+            (
+                &["--public-url", "http://lb/v1/ws"][..],
+                "SENDJAY_PUBLIC_URL",
+            ),
             (&["--public-url", "ws:///v1/ws"][..], "SENDJAY_PUBLIC_URL"),
-            (&["--public-url", "ws://lb/v1/ws?x=1"][..], "SENDJAY_PUBLIC_URL"),
-            (&["--public-url", "ws://lb/{node}/v1/ws"][..], "SENDJAY_PUBLIC_URL"),
+            (
+                &["--public-url", "ws://lb/v1/ws?x=1"][..],
+                "SENDJAY_PUBLIC_URL",
+            ),
+            (
+                &["--public-url", "ws://lb/{node}/v1/ws"][..],
+                "SENDJAY_PUBLIC_URL",
+            ),
             (&["--node-id", "a b"][..], "SENDJAY_NODE_ID"),
             (&["--node-id", "a/b"][..], "SENDJAY_NODE_ID"),
             (&["--node-id", ""][..], "SENDJAY_NODE_ID"),
             (&["--redis-prefix", ""][..], "SENDJAY_REDIS_PREFIX"),
             (&["--redis-prefix", "a{b}"][..], "SENDJAY_REDIS_PREFIX"),
-            (&["--jwt-previous-secret", "short"][..], "SENDJAY_JWT_PREVIOUS_SECRET"),
+            (
+                &["--jwt-previous-secret", "short"][..],
+                "SENDJAY_JWT_PREVIOUS_SECRET",
+            ),
+            (&["--database-url", "nonsense"][..], "SENDJAY_DATABASE_URL"),
+            (&["--redis-url", "nonsense"][..], "SENDJAY_REDIS_URL"),
         ] {
             let msg = refused(args);
             assert!(msg.starts_with(setting), "{args:?}: {msg}");

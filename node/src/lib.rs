@@ -214,10 +214,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         .node_id
         .clone()
         .unwrap_or_else(sendjay_common::ids::new_node_id);
-    let public_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("ws://{addr}{}", sendjay_common::WS_PATH_V1));
+    let public_url = config.public_url_for(&node_id, addr);
     let node_id_for_ring = node_id.clone();
     let config_grace = config.assignment_grace_secs;
     let ctx = Arc::new(NodeContext {

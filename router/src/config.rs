@@ -8,7 +8,11 @@ use crate::error::RouterError;
 
 /// Everything a router needs to run.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sendjay-router", about = "The sendjay router: login and node assignment", version)]
+#[command(
+    name = "sendjay-router",
+    about = "The sendjay router: login and node assignment",
+    version
+)]
 pub struct RouterConfig {
     /// Address to listen on for HTTP.
     #[arg(long, env = "SENDJAY_ROUTER_LISTEN", default_value = "127.0.0.1:7300")]
@@ -61,13 +65,62 @@ impl RouterConfig {
     /// Checks values that clap cannot, naming the setting at fault.
     pub fn validate(&self) -> Result<(), RouterError> {
         if self.jwt_secret.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
-            return Err(RouterError::Config("SENDJAY_JWT_SECRET: must be at least 32 bytes".into()));
+            return Err(RouterError::Config(
+                "SENDJAY_JWT_SECRET: must be at least 32 bytes".into(),
+            ));
+        }
+        if let Err(e) = self.database_url.parse::<tokio_postgres::Config>() {
+            return Err(RouterError::Config(format!("SENDJAY_DATABASE_URL: {e}")));
+        }
+        if let Err(e) = fred::prelude::Config::from_url(&self.redis_url) {
+            return Err(RouterError::Config(format!("SENDJAY_REDIS_URL: {e}")));
+        }
+        if let Some(previous) = &self.jwt_previous_secret {
+            if previous.len() < sendjay_common::jwt::MIN_SECRET_BYTES {
+                return Err(RouterError::Config(
+                    "SENDJAY_JWT_PREVIOUS_SECRET: must be at least 32 bytes when set".into(),
+                ));
+            }
+        }
+        if self.db_pool_size == 0 {
+            return Err(RouterError::Config(
+                "SENDJAY_ROUTER_DB_POOL_SIZE: must be > 0".into(),
+            ));
+        }
+        if self.node_cache_ms > 5000 {
+            return Err(RouterError::Config(
+                "SENDJAY_NODE_CACHE_MS: must be at most 5000 (a longer cache keeps sending users to dead nodes)"
+                    .into(),
+            ));
+        }
+        let prefix_ok = (1..=32).contains(&self.redis_prefix.len())
+            && self
+                .redis_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'));
+        if !prefix_ok {
+            return Err(RouterError::Config(
+                "SENDJAY_REDIS_PREFIX: must be 1-32 characters of A-Z a-z 0-9 . _ : -".into(),
+            ));
+        }
+        if let Ok(filter) = std::env::var("SENDJAY_LOG").or_else(|_| std::env::var("RUST_LOG")) {
+            if !filter.trim().is_empty() {
+                if let Err(e) = tracing_subscriber::EnvFilter::try_new(&filter) {
+                    return Err(RouterError::Config(format!(
+                        "SENDJAY_LOG: cannot parse the log filter {filter:?} (or RUST_LOG): {e}"
+                    )));
+                }
+            }
         }
         if self.token_ttl_secs < 60 {
-            return Err(RouterError::Config("SENDJAY_TOKEN_TTL_SECS: must be at least 60".into()));
+            return Err(RouterError::Config(
+                "SENDJAY_TOKEN_TTL_SECS: must be at least 60".into(),
+            ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
-            return Err(RouterError::Config("SENDJAY_LOG_FORMAT: must be `text` or `json`".into()));
+            return Err(RouterError::Config(
+                "SENDJAY_LOG_FORMAT: must be `text` or `json`".into(),
+            ));
         }
         Ok(())
     }
