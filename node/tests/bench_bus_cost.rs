@@ -48,7 +48,13 @@ async fn measure(
     let started = std::time::Instant::now();
     let mut last = 0;
     for i in 0..MESSAGES {
-        let (m, _) = send(sender, room, &format!("{}-{i}", label.replace(' ', "_")), "bench").await;
+        let (m, _) = send(
+            sender,
+            room,
+            &format!("{}-{i}", label.replace(' ', "_")),
+            "bench",
+        )
+        .await;
         last = m.seq;
     }
     expect_message(watcher, room, last).await;

@@ -76,11 +76,15 @@ async fn concurrent_logins_of_one_device_class_leave_exactly_one_session() {
         );
         let clients = [a.unwrap(), b.unwrap()];
         // Both race through auth and the claim; the loser is closed with `evicted`.
-        let (ping_a, ping_b) = tokio::join!(clients[0].call(Call::Ping), clients[1].call(Call::Ping));
+        let (ping_a, ping_b) =
+            tokio::join!(clients[0].call(Call::Ping), clients[1].call(Call::Ping));
         let _ = (ping_a, ping_b);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while !clients.iter().any(Client::is_closed) {
-            assert!(tokio::time::Instant::now() < deadline, "round {round}: nobody was evicted");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "round {round}: nobody was evicted"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         // Give a wrongly doubled close time to arrive, then check exactly one is alive and answering.
@@ -91,7 +95,11 @@ async fn concurrent_logins_of_one_device_class_leave_exactly_one_session() {
                 alive += 1;
             } else {
                 let closed = c.closed(Duration::from_secs(1)).await.flatten();
-                assert_eq!(closed.map(|c| c.code), Some(CloseReason::Evicted.code()), "round {round}");
+                assert_eq!(
+                    closed.map(|c| c.code),
+                    Some(CloseReason::Evicted.code()),
+                    "round {round}"
+                );
             }
         }
         assert_eq!(alive, 1, "round {round}: exactly one session survives");

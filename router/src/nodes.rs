@@ -47,8 +47,14 @@ impl NodeDirectory {
             }
         }
         let (alive, _dead) = membership::read_nodes(&self.redis, &self.keys).await?;
-        let nodes: Vec<NodeInfo> =
-            alive.into_iter().filter(|n| !n.draining).map(|n| NodeInfo { id: n.id, url: n.url }).collect();
+        let nodes: Vec<NodeInfo> = alive
+            .into_iter()
+            .filter(|n| !n.draining)
+            .map(|n| NodeInfo {
+                id: n.id,
+                url: n.url,
+            })
+            .collect();
         ::metrics::gauge!(crate::metrics::LIVE_NODES).set(nodes.len() as f64);
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((Instant::now(), nodes.clone()));
