@@ -27,13 +27,21 @@ pub async fn load(pool: &Pool, user_id: &str) -> Result<Option<Account>, RouterE
             &[&user_id],
         )
         .await?;
-    Ok(row.map(|r| Account { password_hash: r.get(0), passkey: r.get(1), retired: r.get(2) }))
+    Ok(row.map(|r| Account {
+        password_hash: r.get(0),
+        passkey: r.get(1),
+        retired: r.get(2),
+    }))
 }
 
 /// Checks a password against a PHC string on a blocking thread (argon2 is deliberately slow).
 pub async fn verify_password(password: String, phc: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&phc).map(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+        PasswordHash::new(&phc).map(|hash| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &hash)
+                .is_ok()
+        })
     })
     .await
     .ok()

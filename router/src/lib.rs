@@ -55,7 +55,9 @@ impl RouterContext {
             return Err("redis unreachable");
         }
         let ok = match self.pool.get().await {
-            Ok(client) => sendjay_common::migrate::is_current(&client).await.unwrap_or(false),
+            Ok(client) => sendjay_common::migrate::is_current(&client)
+                .await
+                .unwrap_or(false),
             Err(_) => false,
         };
         if !ok {
@@ -67,8 +69,16 @@ impl RouterContext {
 
 /// Builds a PostgreSQL pool of `size` connections.
 pub fn pg_pool(url: &str, size: usize) -> Result<Pool, RouterError> {
-    let pg: tokio_postgres::Config = url.parse().map_err(|e| RouterError::Config(format!("SENDJAY_DATABASE_URL: {e}")))?;
-    let manager = Manager::from_config(pg, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let pg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| RouterError::Config(format!("SENDJAY_DATABASE_URL: {e}")))?;
+    let manager = Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     Pool::builder(manager)
         .max_size(size)
         .wait_timeout(Some(Duration::from_secs(5)))
@@ -80,7 +90,8 @@ pub fn pg_pool(url: &str, size: usize) -> Result<Pool, RouterError> {
 
 /// Connects a Redis command client.
 pub async fn redis_client(url: &str) -> Result<Client, RouterError> {
-    let config = Config::from_url(url).map_err(|e| RouterError::Config(format!("SENDJAY_REDIS_URL: {e}")))?;
+    let config = Config::from_url(url)
+        .map_err(|e| RouterError::Config(format!("SENDJAY_REDIS_URL: {e}")))?;
     let client = Builder::from_config(config)
         .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(3))
         .with_connection_config(|c| c.connection_timeout = Duration::from_secs(3))
@@ -116,15 +127,29 @@ impl RunningRouter {
 pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
     config.validate()?;
     let metrics = crate::metrics::install();
-    let tokens = TokenKeys::new(config.jwt_secret.as_bytes(), config.jwt_previous_secret.as_deref().map(str::as_bytes))
-        .map_err(|e| RouterError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?;
+    let tokens = TokenKeys::new(
+        config.jwt_secret.as_bytes(),
+        config.jwt_previous_secret.as_deref().map(str::as_bytes),
+    )
+    .map_err(|e| RouterError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?;
     let pool = pg_pool(&config.database_url, config.db_pool_size)?;
     let redis = redis_client(&config.redis_url).await?;
     let keys = KeySchema::new(&config.redis_prefix);
-    let nodes = NodeDirectory::new(redis.clone(), keys, Duration::from_millis(config.node_cache_ms));
+    let nodes = NodeDirectory::new(
+        redis.clone(),
+        keys,
+        Duration::from_millis(config.node_cache_ms),
+    );
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let ctx = Arc::new(RouterContext { config, pool, redis, nodes, tokens, metrics });
+    let ctx = Arc::new(RouterContext {
+        config,
+        pool,
+        redis,
+        nodes,
+        tokens,
+        metrics,
+    });
     let task = tokio::spawn(accept_loop(listener, ctx.clone()));
     tracing::info!(%addr, "router started");
     Ok(RunningRouter { addr, ctx, task })
@@ -143,7 +168,9 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<RouterContext>) {
         let ctx = ctx.clone();
         tokio::spawn(async move {
             let service = service_fn(move |req| http::route(req, ctx.clone()));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

@@ -10,7 +10,11 @@ use sendjay_router::{RouterConfig, RouterError};
 mod logging;
 
 #[derive(Parser)]
-#[command(name = "sendjay-router", version, about = "The sendjay router: login and node assignment")]
+#[command(
+    name = "sendjay-router",
+    version,
+    about = "The sendjay router: login and node assignment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -105,7 +109,9 @@ async fn run(cli: Cli) -> Result<(), RouterError> {
         Command::Admin(Admin::SeedDemo(args)) => {
             let pool = sendjay_router::pg_pool(&args.database_url, 2)?;
             let mut client = pool.get().await?;
-            sendjay_common::migrate::migrate(&mut client).await.map_err(|e| RouterError::Internal(e.to_string()))?;
+            sendjay_common::migrate::migrate(&mut client)
+                .await
+                .map_err(|e| RouterError::Internal(e.to_string()))?;
             drop(client);
             let seeded = sendjay_router::seed::seed_demo(&pool, args.users).await?;
             println!(

@@ -9,8 +9,12 @@ use crate::error::RouterError;
 /// The password of every demo user.
 pub const DEMO_PASSWORD: &str = "sendjay";
 /// The named demo users (id, display name, unit).
-pub const DEMO_USERS: [(&str, &str, &str); 4] =
-    [("alice", "Alice Kim", "eng"), ("bob", "Bob Lee", "eng"), ("carol", "Carol Park", "sales"), ("dave", "Dave Choi", "sales")];
+pub const DEMO_USERS: [(&str, &str, &str); 4] = [
+    ("alice", "Alice Kim", "eng"),
+    ("bob", "Bob Lee", "eng"),
+    ("carol", "Carol Park", "sales"),
+    ("dave", "Dave Choi", "sales"),
+];
 
 /// What seeding created.
 #[derive(Debug, Default)]
@@ -41,7 +45,13 @@ pub async fn seed_demo(pool: &Pool, extra_users: u32) -> Result<Seeded, RouterEr
             .execute(
                 "INSERT INTO users (id, display_name, unit_id, password_hash, passkey)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                &[&id, &name, &unit, &hash, &sendjay_common::ids::new_passkey()],
+                &[
+                    &id,
+                    &name,
+                    &unit,
+                    &hash,
+                    &sendjay_common::ids::new_passkey(),
+                ],
             )
             .await?;
     }
@@ -54,13 +64,23 @@ pub async fn seed_demo(pool: &Pool, extra_users: u32) -> Result<Seeded, RouterEr
             &[&hash, &(extra_users as i32)],
         )
         .await?;
-    let general: Option<i64> =
-        tx.query_opt("SELECT id FROM rooms WHERE kind = 'group' AND name = 'General'", &[]).await?.map(|r| r.get(0));
+    let general: Option<i64> = tx
+        .query_opt(
+            "SELECT id FROM rooms WHERE kind = 'group' AND name = 'General'",
+            &[],
+        )
+        .await?
+        .map(|r| r.get(0));
     let general = match general {
         Some(id) => id,
         None => {
             seeded.rooms += 1;
-            tx.query_one("INSERT INTO rooms (kind, name) VALUES ('group', 'General') RETURNING id", &[]).await?.get(0)
+            tx.query_one(
+                "INSERT INTO rooms (kind, name) VALUES ('group', 'General') RETURNING id",
+                &[],
+            )
+            .await?
+            .get(0)
         }
     };
     tx.execute(
@@ -81,9 +101,18 @@ pub async fn seed_demo(pool: &Pool, extra_users: u32) -> Result<Seeded, RouterEr
             .await?
             .get(0);
         if !exists {
-            let room: i64 = tx.query_one("INSERT INTO rooms (kind) VALUES ('direct') RETURNING id", &[]).await?.get(0);
-            tx.execute("INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)", &[&room, &a, &b])
-                .await?;
+            let room: i64 = tx
+                .query_one(
+                    "INSERT INTO rooms (kind) VALUES ('direct') RETURNING id",
+                    &[],
+                )
+                .await?
+                .get(0);
+            tx.execute(
+                "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2), ($1, $3)",
+                &[&room, &a, &b],
+            )
+            .await?;
             seeded.rooms += 1;
         }
     }
