@@ -223,6 +223,16 @@ else
         bash "$ROOT/scripts/observability-test.sh"
 fi
 
+# --- deployment (issue #7): nginx in front of the cluster, systemd units, Kubernetes, compose, settings -----
+# Counts as one smoke check. SENDJAY_SKIP_DEPLOY=1 skips it.
+section "deployment: load balancer, systemd, Kubernetes, compose, configuration (scripts/deploy-test.sh)"
+if [ "${SENDJAY_SKIP_DEPLOY:-0}" = 1 ]; then
+    say "skipped (SENDJAY_SKIP_DEPLOY=1)"
+else
+    check "deployment: behind nginx, unit files, manifests, compose and settings all check out" \
+        bash "$ROOT/scripts/deploy-test.sh"
+fi
+
 # --- 4. lint ---------------------------------------------------------------------------------------------
 section "4/4 lint: cargo clippy -D warnings, cargo fmt --check"
 LINT_RC=0
