@@ -177,7 +177,7 @@ nginx_compose() {
     rm -rf "$dir" && mkdir -p "$dir/sendjay"
     cp deploy/nginx/sendjay-http.conf deploy/nginx/sendjay-locations.conf "$dir/sendjay/"
     sed -E 's/server (router|node)-[0-9]:/server 127.0.0.1:/' deploy/docker/nginx/upstreams.conf >"$dir/sendjay/upstreams.conf"
-    sed -e "s#/etc/nginx/sendjay/#$dir/sendjay/#g" -e "s#/tmp/#$dir/#g" -e 's#/dev/stdout#/dev/null#' \
+    sed -e "s# /tmp/# $dir/#g" -e "s#/etc/nginx/sendjay/#$dir/sendjay/#g" -e 's#/dev/stdout#/dev/null#' \
         -e 's#/dev/stderr#/dev/null#' deploy/docker/nginx/nginx.conf >"$dir/nginx.conf"
     nginx_test "$dir" "$dir/nginx.conf"
 }

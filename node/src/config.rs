@@ -332,12 +332,20 @@ mod tests {
                 &["--jwt-previous-secret", "short"][..],
                 "SENDJAY_JWT_PREVIOUS_SECRET",
             ),
-            (&["--database-url", "nonsense"][..], "SENDJAY_DATABASE_URL"),
-            (&["--redis-url", "nonsense"][..], "SENDJAY_REDIS_URL"),
         ] {
             let msg = refused(args);
             assert!(msg.starts_with(setting), "{args:?}: {msg}");
         }
+        let mut c = config(&[]);
+        c.database_url = "nonsense".into();
+        assert!(
+            matches!(c.validate(), Err(NodeError::Config(m)) if m.starts_with("SENDJAY_DATABASE_URL"))
+        );
+        let mut c = config(&[]);
+        c.redis_url = "nonsense".into();
+        assert!(
+            matches!(c.validate(), Err(NodeError::Config(m)) if m.starts_with("SENDJAY_REDIS_URL"))
+        );
         config(&["--node-id", "sendjay-node-12", "--redis-prefix", "prod:sj"])
             .validate()
             .unwrap();
