@@ -348,6 +348,7 @@ invalid_settings_refused() {
 
 # --- 7. live: the cluster behind nginx --------------------------------------------------------------------
 LB_PORT=""
+RING_STABLE_AT=0
 start_cluster() {
     rm -rf "$STATE/logs" "$STATE/nginx"
     mkdir -p "$STATE"
@@ -388,6 +389,7 @@ start_lb() {
         # shellcheck disable=SC1091
         . "$STATE/nginx/nginx.env"
         ACCESS_LOG=$STATE/logs/nginx-access.log
+        RING_STABLE_AT=$SECONDS # every node had joined before cluster.sh returned
         cat "$STATE/nginx/upstreams.conf"
         return 0
     fi
@@ -514,6 +516,10 @@ path_routing() {
     # /n/<id>/ reaches exactly that node: alice's own node answers her ping, another node closes her with 4006,
     # an unknown node id is a 404 from the balancer, and nothing else is proxied.
     local token own other r1 r2 r3 m
+    # For SENDJAY_ASSIGNMENT_GRACE_SECS (30 s) after the ring last changed, a node still accepts a user of the
+    # previous ring; after that, only its own users.
+    local left=$((RING_STABLE_AT + 32 - SECONDS))
+    [ "$left" -le 0 ] || sleep "$left"
     token=$(login_lb alice | json_get '["token"]')
     own=${NODE_OF[alice]}
     for other in node-1 node-2 node-3; do [ "$other" != "$own" ] && break; done
