@@ -177,8 +177,9 @@ nginx_compose() {
     rm -rf "$dir" && mkdir -p "$dir/sendjay"
     cp deploy/nginx/sendjay-http.conf deploy/nginx/sendjay-locations.conf "$dir/sendjay/"
     sed -E 's/server (router|node)-[0-9]:/server 127.0.0.1:/' deploy/docker/nginx/upstreams.conf >"$dir/sendjay/upstreams.conf"
-    sed -e "s# /tmp/# $dir/#g" -e "s#/etc/nginx/sendjay/#$dir/sendjay/#g" -e 's#/dev/stdout#/dev/null#' \
-        -e 's#/dev/stderr#/dev/null#' deploy/docker/nginx/nginx.conf >"$dir/nginx.conf"
+    # Through a placeholder, so a work directory that itself lies under /tmp is not rewritten twice.
+    sed -e "s# /tmp/# @WORK@/#g" -e "s#/etc/nginx/sendjay/#@WORK@/sendjay/#g" -e 's#/dev/stdout#/dev/null#' \
+        -e 's#/dev/stderr#/dev/null#' deploy/docker/nginx/nginx.conf | sed -e "s#@WORK@#$dir#g" >"$dir/nginx.conf"
     nginx_test "$dir" "$dir/nginx.conf"
 }
 nginx_gateway() {
