@@ -40,7 +40,7 @@ say "PostgreSQL: $PG_BIN; Redis: $REDIS_SERVER; $(cargo --version); $(rustc --ve
 
 # --- 2. unit and integration tests -----------------------------------------------------------------------
 section "2/4 cargo test --workspace --all-targets"
-cargo test --workspace --all-targets
+cargo test --workspace --all-targets --no-fail-fast
 TEST_RC=$?
 if [ "$TEST_RC" = 0 ]; then
     say "cargo test: ok"
