@@ -36,6 +36,29 @@ async fn users_on_two_nodes_exchange_messages() {
     assert_eq!(stored, 2);
 }
 
+/// Moves `client`'s read cursor in `room` to `seq`; returns (room, cursor, unread) from the reply.
+async fn mark_read(
+    client: &sendjay_loadtest::client::Client,
+    room: i64,
+    seq: i64,
+) -> (i64, i64, i64) {
+    let reply = client
+        .call(Call::MarkRead(MarkReadArgs {
+            room_id: room,
+            seq: Some(seq),
+        }))
+        .await
+        .unwrap();
+    match reply {
+        Reply::MarkRead {
+            room_id,
+            last_read_seq,
+            unread,
+        } => (room_id, last_read_seq, unread),
+        other => panic!("unexpected reply {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_list_unread_counts_and_read_cursor() {
     let cluster = TestCluster::start(1).await;
@@ -61,53 +84,11 @@ async fn room_list_unread_counts_and_read_cursor() {
     };
     assert_eq!(rooms[0].unread, 0);
 
-    let read = bob
-        .call(Call::MarkRead(MarkReadArgs {
-            room_id: room,
-            seq: Some(2),
-        }))
-        .await
-        .unwrap();
-    assert_eq!(
-        read,
-        Reply::MarkRead {
-            room_id: room,
-            last_read_seq: 2,
-            unread: 1
-        }
-    );
+    assert_eq!(mark_read(&bob, room, 2).await, (room, 2, 1));
     // A cursor never moves backwards.
-    let read = bob
-        .call(Call::MarkRead(MarkReadArgs {
-            room_id: room,
-            seq: Some(1),
-        }))
-        .await
-        .unwrap();
-    assert_eq!(
-        read,
-        Reply::MarkRead {
-            room_id: room,
-            last_read_seq: 2,
-            unread: 1
-        }
-    );
+    assert_eq!(mark_read(&bob, room, 1).await, (room, 2, 1));
     // Nor past the newest message.
-    let read = bob
-        .call(Call::MarkRead(MarkReadArgs {
-            room_id: room,
-            seq: Some(99),
-        }))
-        .await
-        .unwrap();
-    assert_eq!(
-        read,
-        Reply::MarkRead {
-            room_id: room,
-            last_read_seq: 3,
-            unread: 0
-        }
-    );
+    assert_eq!(mark_read(&bob, room, 99).await, (room, 3, 0));
     // Alice sees bob's read state move.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
