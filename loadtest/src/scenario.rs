@@ -22,9 +22,10 @@ pub enum Kind {
     LoginStorm,
     /// Open N sessions, drop them all at once, reconnect all through the router; report reconnect latency.
     ReconnectStorm,
-    /// Kill a node mid-run (not finished).
+    /// Room traffic while a node is killed mid-run; every acknowledged message must reach every
+    /// recipient, live or through `sync` after the reconnect.
     NodeKill,
-    /// A day of mixed traffic (not finished).
+    /// A day of mixed traffic: Zipf-skewed 1:1 and group rooms, reads, history paging, presence, reconnects.
     EnterpriseDay,
 }
 
@@ -103,9 +104,25 @@ pub struct Scenario {
     /// login-storm: device classes to log in with.
     #[serde(default = "d_devices")]
     pub devices: Vec<String>,
-    /// node-kill: shell command that kills a node.
-    #[serde(default)]
+    /// node-kill: shell command (`sh -c`) that kills a node; it gets `SENDJAY_KILL_NODE_URL` and, when the
+    /// node's process was found, `SENDJAY_KILL_NODE_PID` (default: `kill -9 "$SENDJAY_KILL_NODE_PID"`).
+    #[serde(default = "d_kill_command")]
     pub kill_command: String,
+    /// node-kill: seconds into the send phase at which the node is killed.
+    #[serde(default = "d_kill_at")]
+    pub kill_at_secs: f64,
+    /// node-kill: which node dies, by its index among the nodes the router assigned (0 = first seen).
+    #[serde(default)]
+    pub kill_node: usize,
+    /// node-kill: optional shell command run after the kill that brings the node back (same variables).
+    #[serde(default)]
+    pub restart_command: String,
+    /// node-kill: how long a cut-off client keeps trying to get back in (router, connect, sync), seconds.
+    #[serde(default = "d_reconnect_timeout")]
+    pub reconnect_timeout_secs: f64,
+    /// enterprise-day: the traffic mix.
+    #[serde(default)]
+    pub mix: crate::scenarios::enterprise_day::Mix,
     /// Conditions on the results (`"p99_delivery_ms < 100"`, `"lost == 0"`); any failing one fails the run.
     #[serde(default)]
     pub thresholds: Vec<String>,
@@ -140,6 +157,15 @@ fn d_body() -> usize {
 }
 fn d_drain() -> f64 {
     5.0
+}
+fn d_kill_command() -> String {
+    "kill -9 \"$SENDJAY_KILL_NODE_PID\"".into()
+}
+fn d_kill_at() -> f64 {
+    5.0
+}
+fn d_reconnect_timeout() -> f64 {
+    60.0
 }
 fn d_copies() -> u32 {
     4

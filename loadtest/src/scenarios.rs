@@ -16,6 +16,9 @@ use crate::run::{close_all, connect_all, device, Confirm, Ctx, Dial};
 use crate::scenario::Kind;
 use crate::stats::{error_code, Lat};
 
+pub mod enterprise_day;
+mod node_kill;
+
 /// Runs the context's scenario.
 pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
     match ctx.scenario.kind {
@@ -24,16 +27,17 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         Kind::RoomFanout => room_fanout(ctx).await,
         Kind::LoginStorm => login_storm(ctx).await,
         Kind::ReconnectStorm => reconnect_storm(ctx).await,
-        Kind::NodeKill | Kind::EnterpriseDay => Err("not finished".into()),
+        Kind::NodeKill => node_kill::run(ctx).await,
+        Kind::EnterpriseDay => enterprise_day::run(ctx).await,
     }
 }
 
-fn secs(s: f64) -> Duration {
+pub(crate) fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
 /// Users `1..=n` of the seed.
-fn first_users(ctx: &Ctx, n: u32) -> Result<Vec<u32>, String> {
+pub(crate) fn first_users(ctx: &Ctx, n: u32) -> Result<Vec<u32>, String> {
     if n == 0 || n > ctx.seed.users.count {
         return Err(format!(
             "the scenario wants {n} connections but the seed has {} users (raise [seed] users)",
@@ -43,7 +47,7 @@ fn first_users(ctx: &Ctx, n: u32) -> Result<Vec<u32>, String> {
     Ok((ctx.seed.users.first..ctx.seed.users.first + n).collect())
 }
 
-async fn dials_for(ctx: &Arc<Ctx>, users: &[u32]) -> Result<Vec<Dial>, String> {
+pub(crate) async fn dials_for(ctx: &Arc<Ctx>, users: &[u32]) -> Result<Vec<Dial>, String> {
     let dev = device(&ctx.scenario.device)?;
     let nodes = ctx.assign(users, dev).await?;
     users
@@ -60,7 +64,7 @@ async fn dials_for(ctx: &Arc<Ctx>, users: &[u32]) -> Result<Vec<Dial>, String> {
         .collect()
 }
 
-fn keep_ok(
+pub(crate) fn keep_ok(
     ctx: &Ctx,
     results: Vec<Result<Arc<Client>, ClientError>>,
     context: &str,
@@ -202,15 +206,15 @@ async fn connections(ctx: Arc<Ctx>, measure_memory: bool) -> Result<(), String> 
 }
 
 /// Per message: its room, sender, intended time and how many recipients it should reach.
-struct Ledger {
-    expected: Vec<AtomicU32>,
-    delivered: Vec<AtomicU32>,
-    acked: Vec<AtomicBool>,
-    sent: Vec<AtomicBool>,
+pub(crate) struct Ledger {
+    pub(crate) expected: Vec<AtomicU32>,
+    pub(crate) delivered: Vec<AtomicU32>,
+    pub(crate) acked: Vec<AtomicBool>,
+    pub(crate) sent: Vec<AtomicBool>,
 }
 
 impl Ledger {
-    fn new(n: usize) -> Ledger {
+    pub(crate) fn new(n: usize) -> Ledger {
         Ledger {
             expected: (0..n).map(|_| AtomicU32::new(0)).collect(),
             delivered: (0..n).map(|_| AtomicU32::new(0)).collect(),
@@ -221,7 +225,7 @@ impl Ledger {
 }
 
 /// `lt:<tag>:<index>:<intended µs since start>:` then padding.
-fn body(tag: &str, index: u64, intended_us: u64, size: usize) -> String {
+pub(crate) fn body(tag: &str, index: u64, intended_us: u64, size: usize) -> String {
     let mut b = format!("lt:{tag}:{index}:{intended_us}:");
     while b.len() < size {
         b.push('x');
@@ -229,7 +233,7 @@ fn body(tag: &str, index: u64, intended_us: u64, size: usize) -> String {
     b
 }
 
-fn parse_body(body: &str, tag: &str) -> Option<(u64, u64)> {
+pub(crate) fn parse_body(body: &str, tag: &str) -> Option<(u64, u64)> {
     let rest = body
         .strip_prefix("lt:")?
         .strip_prefix(tag)?

@@ -23,11 +23,31 @@ pub enum Lat {
     Delivery,
     /// Reconnect: close seen to the first reply on the new connection.
     Reconnect,
+    /// node-kill: the node's death to the end of the recovering `sync` on the new node.
+    Recover,
+    /// `history` request to its reply.
+    History,
+    /// `mark_read` request to its reply.
+    Read,
+    /// `presence` request to its reply.
+    Presence,
+    /// `list_rooms` request to its reply.
+    ListRooms,
 }
 
 impl Lat {
     /// Every latency kind.
-    pub const ALL: [Lat; 4] = [Lat::Connect, Lat::Ack, Lat::Delivery, Lat::Reconnect];
+    pub const ALL: [Lat; 9] = [
+        Lat::Connect,
+        Lat::Ack,
+        Lat::Delivery,
+        Lat::Reconnect,
+        Lat::Recover,
+        Lat::History,
+        Lat::Read,
+        Lat::Presence,
+        Lat::ListRooms,
+    ];
 
     /// Its name in metric names.
     pub fn name(self) -> &'static str {
@@ -36,6 +56,11 @@ impl Lat {
             Lat::Ack => "ack",
             Lat::Delivery => "delivery",
             Lat::Reconnect => "reconnect",
+            Lat::Recover => "recover",
+            Lat::History => "history",
+            Lat::Read => "read",
+            Lat::Presence => "presence",
+            Lat::ListRooms => "list_rooms",
         }
     }
 }
