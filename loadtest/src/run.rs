@@ -714,7 +714,11 @@ pub const SMOKE: [(&str, &str); 5] = [
 /// `sendjay-loadtest smoke`: every smoke scenario, small and fast; fails when any fails.
 pub async fn smoke(args: SmokeArgs) -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
     let mut failed = Vec::new();
-    let all = SMOKE.iter().chain(RECONNECT_SMOKE.iter());
+    // node-kill goes last: it kills one of the cluster's nodes.
+    let all = SMOKE
+        .iter()
+        .chain(RECONNECT_SMOKE.iter())
+        .chain(NODE_KILL_SMOKE.iter());
     for (name, text) in all {
         let scenario = Scenario::parse(text, &[]).map_err(|e| format!("smoke {name}: {e}"))?;
         let source = format!("built-in smoke/{name}.toml");
@@ -748,4 +752,10 @@ pub async fn smoke(args: SmokeArgs) -> Result<std::process::ExitCode, Box<dyn st
 pub const RECONNECT_SMOKE: [(&str, &str); 1] = [(
     "reconnect-storm",
     include_str!("../scenarios/smoke/reconnect-storm.toml"),
+)];
+
+/// The node-kill smoke scenario (last: it kills node 1 of the cluster).
+pub const NODE_KILL_SMOKE: [(&str, &str); 1] = [(
+    "node-kill",
+    include_str!("../scenarios/smoke/node-kill.toml"),
 )];
