@@ -144,6 +144,79 @@ pub(crate) async fn system_message(
     .await
 }
 
+/// The common send as one prepared statement, committed on its own: take the room's next seq under its row
+/// lock, insert the message, move the sender's read cursor. It writes nothing, and returns `None`, unless the
+/// sender is an active member, the client id is new and the room is not a direct room missing a member; a
+/// concurrent send of the same client id makes it fail on the unique key, also `None`. The caller then takes
+/// the general path, which tells those cases apart. One round trip instead of about a dozen is what lets
+/// PostgreSQL keep up with thousands of sends per second on a small machine.
+const SEND_IN_ONE_STATEMENT: &str = "
+WITH target AS (
+    SELECT r.id FROM rooms r JOIN room_members m ON m.room_id = r.id AND m.user_id = $2::text
+     WHERE r.id = $1::bigint
+       AND NOT (r.kind = 'direct' AND r.member_count < 2)
+       AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = $2::text AND u.retired_at <= now())
+       AND NOT EXISTS (SELECT 1 FROM messages x
+                        WHERE x.room_id = $1::bigint AND x.sender_id = $2::text AND x.client_msg_id = $3::text)
+), bumped AS (
+    UPDATE rooms r SET last_seq = r.last_seq + 1, last_activity = now()
+      FROM target t WHERE r.id = t.id
+    RETURNING r.last_seq
+), stored AS (
+    INSERT INTO messages (room_id, seq, sender_id, client_msg_id, kind, body, file, forwarded)
+    SELECT $1::bigint, b.last_seq, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::boolean FROM bumped b
+    RETURNING seq, (extract(epoch FROM created_at) * 1000)::bigint AS created_ms
+), read AS (
+    UPDATE room_members SET last_read_seq = GREATEST(last_read_seq, s.seq)
+      FROM stored s WHERE room_id = $1::bigint AND user_id = $2::text
+)
+SELECT seq, created_ms FROM stored";
+
+async fn send_in_one_statement(
+    client: &deadpool_postgres::Object,
+    user_id: &str,
+    room_id: i64,
+    client_msg_id: &str,
+    content: &NewContent,
+) -> Result<Option<Message>, NodeError> {
+    let statement = client.prepare_cached(SEND_IN_ONE_STATEMENT).await?;
+    let file = content.file.as_ref().map(Json);
+    let row = match client
+        .query_opt(
+            &statement,
+            &[
+                &room_id,
+                &user_id,
+                &client_msg_id,
+                &content.kind.as_str(),
+                &content.body,
+                &file,
+                &content.forwarded,
+            ],
+        )
+        .await
+    {
+        Ok(row) => row,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(row.map(|row| Message {
+        room_id,
+        seq: row.get(0),
+        client_msg_id: client_msg_id.to_owned(),
+        sender_id: user_id.to_owned(),
+        kind: content.kind,
+        body: content.body.clone(),
+        created_at_ms: row.get(1),
+        reply_to: None,
+        file: content.file.clone(),
+        system: None,
+        forwarded: content.forwarded,
+        revoked: false,
+        hidden: false,
+    }))
+}
+
 /// A resend must carry the same content: different content under a used id is a client bug, not a retry.
 fn same_content(existing: Message, content: &NewContent) -> Result<Message, NodeError> {
     let same_file = match (&existing.file, &content.file) {
@@ -257,6 +330,18 @@ impl Store {
     ) -> Result<Sent, NodeError> {
         let mut client = self.get().await?;
         let _query = crate::metrics::Timer::db("send");
+        if content.file_link.is_none() && content.reply_to.is_none() {
+            if let Some(message) =
+                send_in_one_statement(&client, user_id, room_id, client_msg_id, &content).await?
+            {
+                return Ok(Sent {
+                    message,
+                    duplicate: false,
+                    rejoined: Vec::new(),
+                });
+            }
+        }
+        // The general path: repeats, replies, file links, non-members and direct rooms someone has left.
         if let Some(existing) =
             find_by_client_id(&**client, user_id, room_id, client_msg_id).await?
         {
