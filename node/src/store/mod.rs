@@ -209,12 +209,13 @@ pub(crate) async fn active_caller(
     client: &(impl GenericClient + Sync),
     user_id: &str,
 ) -> Result<Caller, NodeError> {
-    let row = client
-        .query_opt(
-            "SELECT role, retired_at IS NOT NULL AND retired_at <= now() FROM users WHERE id = $1",
-            &[&user_id],
-        )
-        .await?;
+    caller_from(client.query_opt(ACTIVE_CALLER, &[&user_id]).await?)
+}
+
+const ACTIVE_CALLER: &str =
+    "SELECT role, retired_at IS NOT NULL AND retired_at <= now() FROM users WHERE id = $1";
+
+fn caller_from(row: Option<tokio_postgres::Row>) -> Result<Caller, NodeError> {
     match row {
         Some(row) if !row.get::<_, bool>(1) => Ok(Caller {
             role: row.get(0),
@@ -281,12 +282,13 @@ impl Store {
     pub async fn user_auth(&self, user_id: &str) -> Result<Option<UserAuth>, NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("user_auth");
-        let row = client
-            .query_opt(
+        // Prepared once per pooled connection: every connect runs it.
+        let statement = client
+            .prepare_cached(
                 "SELECT passkey, retired_at IS NOT NULL AND retired_at <= now() FROM users WHERE id = $1",
-                &[&user_id],
             )
             .await?;
+        let row = client.query_opt(&statement, &[&user_id]).await?;
         Ok(row.map(|r| UserAuth {
             passkey: r.get(0),
             retired: r.get(1),
@@ -297,12 +299,10 @@ impl Store {
     pub async fn room_ids(&self, user_id: &str) -> Result<Vec<i64>, NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("room_ids");
-        let rows = client
-            .query(
-                "SELECT room_id FROM room_members WHERE user_id = $1",
-                &[&user_id],
-            )
+        let statement = client
+            .prepare_cached("SELECT room_id FROM room_members WHERE user_id = $1")
             .await?;
+        let rows = client.query(&statement, &[&user_id]).await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -310,7 +310,9 @@ impl Store {
     pub async fn caller(&self, user_id: &str) -> Result<Caller, NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("caller");
-        active_caller(&**client, user_id).await
+        // Prepared once per pooled connection: most requests run it first.
+        let statement = client.prepare_cached(ACTIVE_CALLER).await?;
+        caller_from(client.query_opt(&statement, &[&user_id]).await?)
     }
 
     /// Checks that `user_id` is an active member of `room_id` (`not_found`, `not_member`, `forbidden`).
