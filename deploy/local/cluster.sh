@@ -27,6 +27,9 @@ usage: bash deploy/local/cluster.sh [options]
   --state-dir DIR   where data, logs and PIDs go (default .local/cluster; env SENDJAY_CLUSTER_DIR)
   -h, --help        this text
 
+Env SENDJAY_BIN_DIR=DIR runs sendjay-node and sendjay-router from DIR instead of target/ (with --no-build:
+e.g. to compare two builds in one sitting).
+
 Ports: router 7300, nodes 7401.., PostgreSQL 55432, Redis 56379 when free, else the next free ones.
 EOF
 }
@@ -83,7 +86,7 @@ STATE=$(cd "$STATE" && pwd)
 LOGS=$STATE/logs
 PIDS=$STATE/pids
 ENV_FILE=$STATE/cluster.env
-BIN=$ROOT/target/$PROFILE
+BIN=${SENDJAY_BIN_DIR:-$ROOT/target/$PROFILE}
 STOP="bash $ROOT/deploy/local/stop.sh"
 [ "$STATE" = "$ROOT/.local/cluster" ] || STOP="$STOP --state-dir $STATE"
 # Nodes wait this long for clients to move away when stopped (docs/protocol.md §12); short for a local cluster.

@@ -688,7 +688,7 @@ pub struct SmokeArgs {
 }
 
 /// The smoke scenarios, built in (the same files as `loadtest/scenarios/smoke/*.toml`).
-pub const SMOKE: [(&str, &str); 5] = [
+pub const SMOKE: [(&str, &str); 6] = [
     (
         "idle-connections",
         include_str!("../scenarios/smoke/idle-connections.toml"),
@@ -708,6 +708,10 @@ pub const SMOKE: [(&str, &str); 5] = [
     (
         "login-storm",
         include_str!("../scenarios/smoke/login-storm.toml"),
+    ),
+    (
+        "enterprise-day",
+        include_str!("../scenarios/smoke/enterprise-day.toml"),
     ),
 ];
 

@@ -436,10 +436,10 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
     // Drain: wait until every acknowledged message reached all its recipients, or the drain time passes.
     ctx.rec.set_phase("drain");
     let drain_end = tokio::time::Instant::now() + secs(s.drain_secs);
-    let total = ctx.rec.counters.sent.load(Ordering::Relaxed) as usize;
+    // Over the whole ledger: a skipped send (no live sender) leaves a hole, so `sent` is not an index bound.
     let count = |ledger: &Ledger| {
         let (mut exp, mut got, mut late) = (0u64, 0u64, 0u64);
-        for i in 0..total.min(max_messages) {
+        for i in 0..max_messages.min(ledger.sent.len()) {
             let d = ledger.delivered[i].load(Ordering::Relaxed) as u64;
             if ledger.acked[i].load(Ordering::Relaxed) {
                 let e = ledger.expected[i].load(Ordering::Relaxed) as u64;

@@ -682,7 +682,7 @@ async fn final_sync(run: &Arc<Run>) -> u64 {
 fn report(run: &Run, send_secs: f64, all_back_secs: f64, final_sync_failed: u64) {
     let ctx = &run.ctx;
     let ledger = &run.ledger;
-    let total = (ctx.rec.counters.sent.load(Ordering::Relaxed) as usize).min(ledger.sent.len());
+    let total = ledger.sent.len();
     let (mut expected, mut delivered, mut unacked_delivered) = (0u64, 0u64, 0u64);
     for i in 0..total {
         let d = ledger.delivered[i].load(Ordering::Relaxed) as u64;
