@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_rules.sql",
         sql: include_str!("../../migrations/0002_rules.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_search_key_plpgsql.sql",
+        sql: include_str!("../../migrations/0003_search_key_plpgsql.sql"),
+    },
 ];
 
 /// A migration run failed.
