@@ -21,7 +21,8 @@ pub enum Lat {
     Ack,
     /// `send` (from its intended time) to the `message` push at a recipient.
     Delivery,
-    /// Reconnect: close seen to the first reply on the new connection.
+    /// Reconnect: from the storm's start (reconnect-storm), the close (node-kill) or the client's return
+    /// (enterprise-day) to the first reply on the new connection.
     Reconnect,
     /// node-kill: the node's death to the end of the recovering `sync` on the new node.
     Recover,

@@ -105,6 +105,8 @@ struct Run {
     tally: Tally,
     /// Set when the kill command has run: microseconds since the start of the run.
     killed_at_us: AtomicU64,
+    /// When the last cut-off member was back (microseconds since the start of the run).
+    last_back_us: AtomicU64,
     /// The node being killed (index into the context's nodes).
     victim: AtomicUsize,
     stopping: AtomicBool,
@@ -158,6 +160,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         ledger: Ledger::new(max_messages),
         tally: Tally::default(),
         killed_at_us: AtomicU64::new(0),
+        last_back_us: AtomicU64::new(0),
         victim: AtomicUsize::new(usize::MAX),
         stopping: AtomicBool::new(false),
     });
@@ -295,6 +298,7 @@ async fn supervise(run: Arc<Run>, member: Arc<Member>) {
                 let killed = run.killed_at_us.load(Ordering::Relaxed);
                 if member.cut_by_kill.load(Ordering::Relaxed) && killed > 0 {
                     let now = run.ctx.rec.now_us();
+                    run.last_back_us.fetch_max(now, Ordering::Relaxed);
                     run.ctx.rec.record(
                         Lat::Recover,
                         Duration::from_micros(now.saturating_sub(killed)),
@@ -631,7 +635,7 @@ async fn shell(command: &str, url: &str, pid: Option<u32>, setting: &str) -> Res
 }
 
 /// Waits until every member holds an open connection (or the reconnect timeout passes); returns seconds
-/// from the kill until the last one was back.
+/// from the kill until the last member it cut off was back (0 when none came back).
 async fn wait_all_back(run: &Arc<Run>) -> f64 {
     let deadline =
         tokio::time::Instant::now() + secs(run.ctx.scenario.reconnect_timeout_secs + 1.0);
@@ -652,7 +656,8 @@ async fn wait_all_back(run: &Arc<Run>) -> f64 {
     if killed == 0 {
         return 0.0;
     }
-    (run.ctx.rec.now_us().saturating_sub(killed)) as f64 / 1e6
+    let last_back = run.last_back_us.load(Ordering::Relaxed);
+    last_back.saturating_sub(killed) as f64 / 1e6
 }
 
 /// Every member syncs once more from its cursors; returns how many of those syncs failed.
