@@ -23,6 +23,11 @@ pub enum NodeError {
         "PostgreSQL pool error: {0}; check that PostgreSQL is up and the pool is large enough"
     )]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// The pool error of a batch of sends, as each send of the batch reports it.
+    #[error(
+        "PostgreSQL pool error: {0}; check that PostgreSQL is up and the pool is large enough"
+    )]
+    PoolForBatch(String),
     /// A Redis command failed.
     #[error("Redis error: {0}; check that Redis is up and reachable")]
     Redis(#[from] fred::error::Error),
@@ -50,7 +55,9 @@ impl NodeError {
     pub fn fault(&self) -> Fault {
         match self {
             NodeError::Client { .. } => Fault::Client,
-            NodeError::Postgres(_) | NodeError::Pool(_) => Fault::Postgres,
+            NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
+                Fault::Postgres
+            }
             NodeError::Redis(_) => Fault::Redis,
             NodeError::Internal(_) | NodeError::Config(_) | NodeError::Io(_) => Fault::Internal,
         }
@@ -66,7 +73,9 @@ impl NodeError {
         match self {
             NodeError::Client { code, .. } => *code,
             _ if self.is_data_error() => ErrorCode::BadArgs,
-            NodeError::Postgres(_) | NodeError::Pool(_) => ErrorCode::DatabaseUnavailable,
+            NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
+                ErrorCode::DatabaseUnavailable
+            }
             _ => ErrorCode::Internal,
         }
     }
@@ -76,7 +85,7 @@ impl NodeError {
         match self {
             NodeError::Client { message, .. } => message.clone(),
             _ if self.is_data_error() => "the database refused this value; change the request".into(),
-            NodeError::Postgres(_) | NodeError::Pool(_) => {
+            NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
                 "the database is unavailable; nothing was changed, retry with the same client_msg_id".into()
             }
             _ => "internal error on the node; retry later".into(),

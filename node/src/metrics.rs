@@ -76,6 +76,12 @@ pub const BUS_BACKLOG: &str = "sendjay_bus_receive_backlog";
 pub const DB_QUERY_SECONDS: &str = "sendjay_db_query_duration_seconds";
 /// Time spent waiting for a PostgreSQL connection from the pool.
 pub const DB_POOL_WAIT_SECONDS: &str = "sendjay_db_pool_wait_duration_seconds";
+/// Sends written by one statement and commit (group commit), per statement.
+pub const DB_SEND_BATCH_SIZE: &str = "sendjay_db_send_batch_size";
+/// Send batches that failed as a whole and were written one send at a time.
+pub const DB_SEND_BATCH_RETRIED: &str = "sendjay_db_send_batches_retried_total";
+/// Buckets of [`DB_SEND_BATCH_SIZE`] (up to `store::send_batch::MAX_BATCH`).
+const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 /// Redis command latency, by command.
 pub const REDIS_COMMAND_SECONDS: &str = "sendjay_redis_command_duration_seconds";
 
@@ -151,6 +157,8 @@ pub fn install() -> PrometheusHandle {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+                .expect("bucket list is not empty")
+                .set_buckets_for_metric(Matcher::Full(DB_SEND_BATCH_SIZE.into()), &BATCH_BUCKETS)
                 .expect("bucket list is not empty")
                 .build_recorder();
             let handle = recorder.handle();
@@ -239,6 +247,14 @@ fn describe() {
         DB_POOL_WAIT_SECONDS,
         Unit::Seconds,
         "Wait for a PostgreSQL connection from the pool."
+    );
+    describe_histogram!(
+        DB_SEND_BATCH_SIZE,
+        "Sends written by one statement and commit (group commit), per statement."
+    );
+    describe_counter!(
+        DB_SEND_BATCH_RETRIED,
+        "Send batches that failed as a whole and were written one send at a time."
     );
     describe_histogram!(
         REDIS_COMMAND_SECONDS,
@@ -330,6 +346,8 @@ fn register() {
         let _ = histogram!(DB_QUERY_SECONDS, "op" => op);
     }
     let _ = histogram!(DB_POOL_WAIT_SECONDS);
+    let _ = histogram!(DB_SEND_BATCH_SIZE);
+    counter!(DB_SEND_BATCH_RETRIED).increment(0);
     for command in REDIS_COMMANDS {
         let _ = histogram!(REDIS_COMMAND_SECONDS, "command" => command);
     }

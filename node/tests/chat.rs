@@ -329,3 +329,123 @@ async fn calls_on_rooms_the_user_is_not_in_are_refused_and_change_nothing() {
     };
     assert!(messages.is_empty() && rooms.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sends_is_written_in_batches_and_stays_gap_free() {
+    // Many sends at once from both nodes into a few rooms: the nodes write them in batches (group commit),
+    // and every room still numbers its messages 1..=N without a gap or a repeat, each ack naming its row.
+    let cluster = TestCluster::start(2).await;
+    let users = ["u1", "u2", "u3", "u4", "u5", "u6"];
+    cluster.users(&users).await;
+    let rooms = [
+        cluster.room(&users).await,
+        cluster.room(&users).await,
+        cluster.room(&["u1", "u2"]).await,
+    ];
+    let mut clients = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        clients.push(cluster.connect(i % 2, u).await);
+    }
+    const PER_CLIENT: usize = 60;
+    let send_one = |ci: usize, room: i64, id: String, body: String| {
+        let client = &clients[ci];
+        async move {
+            let reply = client
+                .call(Call::Send(SendArgs {
+                    room_id: room,
+                    client_msg_id: id.clone(),
+                    body: body.clone(),
+                }))
+                .await;
+            (room, ci, id, body, reply)
+        }
+    };
+    let mut calls = Vec::new();
+    for ci in 0..clients.len() {
+        for k in 0..PER_CLIENT {
+            // u3..u6 are not in the third room: those sends must be refused and take no seq.
+            let room = rooms[k % rooms.len()];
+            calls.push(send_one(
+                ci,
+                room,
+                format!("burst-{ci}-{k}"),
+                format!("burst {ci} {k}"),
+            ));
+        }
+        // A resend of an earlier id in the same burst returns the same row.
+        calls.push(send_one(
+            ci,
+            rooms[0],
+            format!("burst-{ci}-0"),
+            format!("burst {ci} 0"),
+        ));
+    }
+    let results = futures_util::future::join_all(calls).await;
+    let mut seqs: std::collections::BTreeMap<i64, std::collections::BTreeMap<String, i64>> =
+        Default::default();
+    let mut refused = 0;
+    for (room, ci, id, body, reply) in results {
+        match reply {
+            Ok(Reply::Send { message, .. }) => {
+                assert_eq!((message.room_id, &message.body), (room, &body));
+                assert_eq!(message.sender_id, users[ci]);
+                let previous = seqs.entry(room).or_default().insert(id, message.seq);
+                assert!(
+                    previous.is_none_or(|p| p == message.seq),
+                    "a resend got another seq"
+                );
+            }
+            Err(ClientError::Server {
+                code: ErrorCode::NotMember,
+                ..
+            }) => {
+                assert!(
+                    room == rooms[2] && ci >= 2,
+                    "{users:?}[{ci}] refused in {room}"
+                );
+                refused += 1;
+            }
+            other => panic!("send {id} in {room}: {other:?}"),
+        }
+    }
+    assert_eq!(refused, 4 * PER_CLIENT / rooms.len());
+    for (room, by_id) in &seqs {
+        let mut got: Vec<i64> = by_id.values().copied().collect();
+        got.sort_unstable();
+        let n = got.len() as i64;
+        assert_eq!(
+            got,
+            (1..=n).collect::<Vec<_>>(),
+            "room {room}: gap-free, one seq per message"
+        );
+        let row: (i64, i64) = {
+            let r = cluster
+                .db()
+                .query_one(
+                    "SELECT (SELECT last_seq FROM rooms WHERE id = $1), count(*) FROM messages WHERE room_id = $1",
+                    &[room],
+                )
+                .await
+                .unwrap();
+            (r.get(0), r.get(1))
+        };
+        assert_eq!(row, (n, n), "room {room}: last_seq and rows match the acks");
+    }
+    // Batches really formed: some batch held more than one send.
+    let text = cluster.nodes[0].ctx.metrics.render();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (sum, count) = (
+        value("sendjay_db_send_batch_size_sum"),
+        value("sendjay_db_send_batch_size_count"),
+    );
+    assert!(
+        count > 0.0 && sum > count,
+        "batch sizes: sum {sum}, count {count}"
+    );
+}

@@ -172,7 +172,7 @@ WITH target AS (
 )
 SELECT seq, created_ms FROM stored";
 
-async fn send_in_one_statement(
+pub(crate) async fn send_in_one_statement(
     client: &deadpool_postgres::Object,
     user_id: &str,
     room_id: i64,
@@ -328,11 +328,12 @@ impl Store {
         client_msg_id: &str,
         mut content: NewContent,
     ) -> Result<Sent, NodeError> {
-        let mut client = self.get().await?;
-        let _query = crate::metrics::Timer::db("send");
         if content.file_link.is_none() && content.reply_to.is_none() {
-            if let Some(message) =
-                send_in_one_statement(&client, user_id, room_id, client_msg_id, &content).await?
+            let _query = crate::metrics::Timer::db("send");
+            if let Some(message) = self
+                .batcher()
+                .send(user_id, room_id, client_msg_id, &content)
+                .await?
             {
                 return Ok(Sent {
                     message,
@@ -342,6 +343,8 @@ impl Store {
             }
         }
         // The general path: repeats, replies, file links, non-members and direct rooms someone has left.
+        let mut client = self.get().await?;
+        let _query = crate::metrics::Timer::db("send");
         if let Some(existing) =
             find_by_client_id(&**client, user_id, room_id, client_msg_id).await?
         {

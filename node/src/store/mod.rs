@@ -15,6 +15,7 @@ pub mod messages;
 pub mod reads;
 pub mod rooms;
 pub mod search;
+pub mod send_batch;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sendjay_common::error_code::ErrorCode;
@@ -42,6 +43,8 @@ pub struct UserAuth {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Group commit of common sends; started on the first send (it needs the runtime).
+    batcher: std::sync::Arc<std::sync::OnceLock<send_batch::SendBatcher>>,
 }
 
 /// Most message bytes in one `sync` or `history` page, so a reply stays far below the 1 MiB frame limit.
@@ -245,7 +248,18 @@ impl Store {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(|e| NodeError::Config(format!("SENDJAY_DATABASE_URL: {e}")))?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            batcher: Default::default(),
+        })
+    }
+
+    /// The group-commit writers: a quarter of the pool, at least one.
+    fn batcher(&self) -> &send_batch::SendBatcher {
+        self.batcher.get_or_init(|| {
+            let writers = (self.pool.status().max_size / 4).max(1);
+            send_batch::SendBatcher::start(self.pool.clone(), writers)
+        })
     }
 
     /// The underlying pool (for pool metrics and migrations).
