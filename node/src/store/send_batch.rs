@@ -28,12 +28,18 @@ pub const MAX_BATCH: usize = 128;
 /// Sends waiting for a writer, at most; past it a send waits for room in the queue.
 const QUEUE: usize = 4096;
 
+/// Longest a send waits for a writer (as long as the pool's wait for a connection): past it the database cannot
+/// keep up, and the client gets `database_unavailable` at once (it retries with the same client id) instead
+/// of a reply that comes too late to be useful.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One send waiting to be written.
 struct Job {
     user_id: String,
     room_id: i64,
     client_msg_id: String,
     content: NewContent,
+    queued: tokio::time::Instant,
     done: oneshot::Sender<Result<Option<Message>, NodeError>>,
 }
 
@@ -68,10 +74,13 @@ impl SendBatcher {
             room_id,
             client_msg_id: client_msg_id.to_owned(),
             content: content.clone(),
+            queued: tokio::time::Instant::now(),
             done,
         };
-        if self.queue.send(job).await.is_err() {
-            return Err(NodeError::Internal("the send writers have stopped".into()));
+        match tokio::time::timeout(MAX_WAIT, self.queue.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(NodeError::Internal("the send writers have stopped".into())),
+            Err(_) => return Err(overloaded()),
         }
         result
             .await
@@ -100,8 +109,24 @@ async fn write_batches(pool: deadpool_postgres::Pool, rx: Arc<Mutex<mpsc::Receiv
     }
 }
 
+fn overloaded() -> NodeError {
+    NodeError::PoolForBatch(format!(
+        "the send waited more than {} s for a database writer (the database cannot keep up)",
+        MAX_WAIT.as_secs()
+    ))
+}
+
 /// Writes one batch and answers every send in it.
 async fn write(pool: &deadpool_postgres::Pool, batch: Vec<Job>) {
+    let (batch, expired): (Vec<Job>, Vec<Job>) = batch
+        .into_iter()
+        .partition(|j| j.queued.elapsed() < MAX_WAIT);
+    for job in expired {
+        let _ = job.done.send(Err(overloaded()));
+    }
+    if batch.is_empty() {
+        return;
+    }
     let client = match pool.get().await {
         Ok(client) => client,
         Err(e) => {
