@@ -78,7 +78,7 @@ pub const DB_QUERY_SECONDS: &str = "sendjay_db_query_duration_seconds";
 pub const DB_POOL_WAIT_SECONDS: &str = "sendjay_db_pool_wait_duration_seconds";
 /// Sends written by one statement and commit (group commit), per statement.
 pub const DB_SEND_BATCH_SIZE: &str = "sendjay_db_send_batch_size";
-/// Send batches that failed as a whole and were written one send at a time.
+/// Send batch attempts that failed as a whole (tried once more, then written one send at a time).
 pub const DB_SEND_BATCH_RETRIED: &str = "sendjay_db_send_batches_retried_total";
 /// Buckets of [`DB_SEND_BATCH_SIZE`] (up to `store::send_batch::MAX_BATCH`).
 const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
@@ -254,7 +254,7 @@ fn describe() {
     );
     describe_counter!(
         DB_SEND_BATCH_RETRIED,
-        "Send batches that failed as a whole and were written one send at a time."
+        "Send batch attempts that failed as a whole (tried once more, then written one send at a time)."
     );
     describe_histogram!(
         REDIS_COMMAND_SECONDS,

@@ -440,12 +440,13 @@ async fn a_burst_of_sends_is_written_in_batches_and_stays_gap_free() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
-    let (sum, count) = (
+    let (sum, count, failed) = (
         value("sendjay_db_send_batch_size_sum"),
         value("sendjay_db_send_batch_size_count"),
+        value("sendjay_db_send_batches_retried_total"),
     );
     assert!(
         count > 0.0 && sum > count,
-        "batch sizes: sum {sum}, count {count}"
+        "no multi-send batch was written: sizes sum {sum}, count {count}; failed attempts {failed}"
     );
 }

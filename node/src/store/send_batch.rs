@@ -9,8 +9,8 @@
 //! A batch only stores what the one-send statement would store: active members, new client ids, rooms that are
 //! not a direct room missing a member. Everything else comes back as `None` and takes the general path, which
 //! tells those cases apart. When a batch fails as a whole (a concurrent send of the same client id hitting the
-//! unique key, a deadlock between batches, a lost connection), its sends are retried one by one with the
-//! one-send statement, so a batch never changes an outcome, only its cost.
+//! unique key, a deadlock between batches, a lost connection), it is tried once more and then its sends are
+//! written one by one with the one-send statement, so a batch never changes an outcome, only its cost.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -143,25 +143,27 @@ async fn write(pool: &deadpool_postgres::Pool, batch: Vec<Job>) {
     let (together, alone): (Vec<Job>, Vec<Job>) = batch
         .into_iter()
         .partition(|j| seen.insert((j.room_id, j.user_id.clone(), j.client_msg_id.clone())));
-    let together = if together.len() == 1 {
-        together
-    } else {
+    // A batch that fails as a whole is tried once more: a concurrent resend of one of its client ids has
+    // committed by then (the second try finds it and leaves it to the general path), and a deadlock victim
+    // usually gets through. Only then are its sends written one by one.
+    let mut together = together;
+    let mut attempts = 0;
+    while together.len() > 1 && attempts < 2 {
+        attempts += 1;
         match write_together(&client, &together).await {
             Ok(results) => {
                 metrics::histogram!(crate::metrics::DB_SEND_BATCH_SIZE)
                     .record(together.len() as f64);
-                for (job, message) in together.into_iter().zip(results) {
+                for (job, message) in together.drain(..).zip(results) {
                     let _ = job.done.send(Ok(message));
                 }
-                Vec::new()
             }
             Err(e) => {
                 metrics::counter!(crate::metrics::DB_SEND_BATCH_RETRIED).increment(1);
-                tracing::debug!(error = %e, sends = together.len(), "a send batch failed; writing its sends one by one");
-                together
+                tracing::debug!(error = %e, sends = together.len(), attempt = attempts, "a send batch failed");
             }
         }
-    };
+    }
     for job in together.into_iter().chain(alone) {
         metrics::histogram!(crate::metrics::DB_SEND_BATCH_SIZE).record(1.0);
         let result = send_in_one_statement(
