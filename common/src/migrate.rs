@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_search_key_plpgsql.sql",
         sql: include_str!("../../migrations/0003_search_key_plpgsql.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_search_index_pending_list.sql",
+        sql: include_str!("../../migrations/0004_search_index_pending_list.sql"),
+    },
 ];
 
 /// A migration run failed.
