@@ -17,6 +17,7 @@ use crate::scenario::Kind;
 use crate::stats::{error_code, Lat};
 
 pub mod enterprise_day;
+mod held_cursor;
 mod node_kill;
 
 /// Runs the context's scenario.
@@ -205,6 +206,21 @@ async fn connections(ctx: Arc<Ctx>, measure_memory: bool) -> Result<(), String> 
     Ok(())
 }
 
+/// The seed's rooms the scenario uses (`room_source`, `rooms`), each with its members.
+pub(crate) fn seed_rooms(ctx: &Ctx) -> Result<Vec<(i64, Vec<u32>)>, String> {
+    let s = &ctx.scenario;
+    let limit = if s.rooms == 0 { u32::MAX } else { s.rooms };
+    let rooms = match s.room_source.as_str() {
+        "pairs" => ctx.seed.pairs_of(limit),
+        "groups" => ctx.seed.groups_of(s.seed.group_size, limit),
+        other => return Err(format!("room_source `{other}`: expected groups or pairs")),
+    };
+    if rooms.is_empty() {
+        return Err("no rooms in the seed for this scenario".into());
+    }
+    Ok(rooms)
+}
+
 /// Per message: its room, sender, intended time and how many recipients it should reach.
 pub(crate) struct Ledger {
     pub(crate) expected: Vec<AtomicU32>,
@@ -246,19 +262,7 @@ pub(crate) fn parse_body(body: &str, tag: &str) -> Option<(u64, u64)> {
 /// loop) or back to back (closed loop), exact accounting of expected, delivered, duplicated and lost pushes.
 async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
     let s = ctx.scenario.clone();
-    let rooms = match s.room_source.as_str() {
-        "pairs" => ctx
-            .seed
-            .pairs_of(if s.rooms == 0 { u32::MAX } else { s.rooms }),
-        "groups" => ctx.seed.groups_of(
-            s.seed.group_size,
-            if s.rooms == 0 { u32::MAX } else { s.rooms },
-        ),
-        other => return Err(format!("room_source `{other}`: expected groups or pairs")),
-    };
-    if rooms.is_empty() {
-        return Err("no rooms in the seed for this scenario".into());
-    }
+    let rooms = seed_rooms(&ctx)?;
     let mut users: Vec<u32> = rooms.iter().flat_map(|(_, m)| m.iter().copied()).collect();
     users.sort_unstable();
     users.dedup();

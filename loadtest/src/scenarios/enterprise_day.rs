@@ -23,7 +23,7 @@
 //! the pushes does not trigger a sync during the run (a real client's rule, docs/protocol.md §9 step 1): the
 //! final sync recovers such messages, and `recovered_final_sync` counts them, so lost pushes show there.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -40,6 +40,7 @@ use tokio::sync::{watch, RwLock, RwLockReadGuard};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::held_cursor::HeldCursor;
 use super::{body, dials_for, keep_ok, parse_body, secs, Ledger};
 use crate::client::{Client, ClientError, ConnectOptions};
 use crate::run::{close_all, connect_all, Confirm, Ctx};
@@ -243,26 +244,11 @@ impl Op {
     }
 }
 
-/// What a user holds of one room: the gap-free cursor of docs/protocol.md §9, the seqs held above it, and
-/// its read cursor as far as it knows.
+/// What a user holds of one room: its gap-free cursor and its read cursor as far as it knows.
 #[derive(Debug, Default, Clone)]
 struct Track {
-    cursor: i64,
-    ahead: BTreeSet<i64>,
+    cursor: HeldCursor,
     read: i64,
-}
-
-impl Track {
-    /// Notes `seq` as held and advances the cursor over every seq now held without a gap.
-    fn hold(&mut self, seq: i64) {
-        if seq <= self.cursor {
-            return;
-        }
-        self.ahead.insert(seq);
-        while self.ahead.remove(&(self.cursor + 1)) {
-            self.cursor += 1;
-        }
-    }
 }
 
 /// A user's client-side state, shared by its receive task, its syncs and the operations.
@@ -307,7 +293,7 @@ impl Peer {
             .iter()
             .map(|(&room_id, t)| RoomCursor {
                 room_id,
-                seq: t.cursor,
+                seq: t.cursor.seq,
             })
             .collect()
     }
@@ -434,7 +420,7 @@ impl Day {
     fn unread(&self, p: usize, room_id: i64) -> Option<i64> {
         let held = self.peers[p].held();
         let t = held.rooms.get(&room_id)?;
-        (t.cursor > t.read).then_some(t.cursor)
+        (t.cursor.seq > t.read).then_some(t.cursor.seq)
     }
 
     fn fail(&self, context: &str, e: &ClientError) {
@@ -758,7 +744,7 @@ impl Day {
         let index = {
             let mut held = peer.held();
             if let Some(t) = held.rooms.get_mut(&m.room_id) {
-                t.hold(m.seq);
+                t.cursor.hold(m.seq);
                 if mine {
                     // A send moves the sender's own read cursor (docs/protocol.md §6.4).
                     t.read = t.read.max(m.seq);
@@ -1028,9 +1014,8 @@ async fn first_sync(ctx: &Ctx, client: &Client, room_ids: &[i64]) -> Option<Hash
         tracks.insert(
             room_id,
             Track {
-                cursor: r.last_seq,
+                cursor: HeldCursor::at(r.last_seq),
                 read: r.last_read_seq,
-                ahead: BTreeSet::new(),
             },
         );
     }
@@ -1224,24 +1209,6 @@ mod tests {
         let first = draws.iter().filter(|&&r| r == 0).count();
         let last = draws.iter().filter(|&&r| r == 99).count();
         assert!(first > 10 * last.max(1), "first {first}, last {last}");
-    }
-
-    #[test]
-    fn track_cursor_stays_gap_free() {
-        let mut t = Track {
-            cursor: 5,
-            ..Track::default()
-        };
-        t.hold(7);
-        assert_eq!(t.cursor, 5);
-        t.hold(6);
-        assert_eq!(t.cursor, 7);
-        t.hold(3);
-        t.hold(7);
-        assert_eq!((t.cursor, t.ahead.len()), (7, 0));
-        t.hold(9);
-        t.hold(8);
-        assert_eq!((t.cursor, t.ahead.len()), (9, 0));
     }
 
     #[test]

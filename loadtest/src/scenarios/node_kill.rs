@@ -8,7 +8,7 @@
 //! repeat with the stored message, so a retry never doubles a message). At the end every member syncs once
 //! more, so `lost` counts only messages that are missing from the system of record, not pushes in flight.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,48 +19,17 @@ use sendjay_common::protocol::{
 };
 use tokio::sync::{watch, RwLock};
 
-use super::{body, dials_for, keep_ok, parse_body, secs, Ledger};
+use super::held_cursor::HeldCursor;
+use super::{body, dials_for, keep_ok, parse_body, secs, seed_rooms, Ledger};
 use crate::client::{Client, ClientError, ConnectOptions};
 use crate::run::{close_all, connect_all, device, Confirm, Ctx};
 use crate::scenario::Assign;
 use crate::stats::{error_code, Lat};
 
-/// What one member's client holds of one room: the highest seq it holds with nothing missing below it,
-/// and seqs seen above that (pushes may pass each other on the way from two nodes).
-#[derive(Default)]
-struct RoomCursorState {
-    contiguous: i64,
-    ahead: BTreeSet<i64>,
-}
-
-impl RoomCursorState {
-    fn saw(&mut self, seq: i64) {
-        if seq <= self.contiguous {
-            return;
-        }
-        self.ahead.insert(seq);
-        while self.ahead.remove(&(self.contiguous + 1)) {
-            self.contiguous += 1;
-        }
-    }
-
-    /// A sync page is complete from the cursor up to its last seq.
-    fn synced_to(&mut self, seq: i64) {
-        if seq > self.contiguous {
-            self.contiguous = seq;
-        }
-        let keep = self.ahead.split_off(&(self.contiguous + 1));
-        self.ahead = keep;
-        while self.ahead.remove(&(self.contiguous + 1)) {
-            self.contiguous += 1;
-        }
-    }
-}
-
 /// What a member's client knows: its cursors and which of this run's messages it has.
 #[derive(Default)]
 struct Held {
-    cursors: HashMap<i64, RoomCursorState>,
+    cursors: HashMap<i64, HeldCursor>,
     /// This run's messages held, and whether each first arrived live.
     seen: HashMap<u64, bool>,
 }
@@ -124,19 +93,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
                 .into(),
         );
     }
-    let rooms = match s.room_source.as_str() {
-        "pairs" => ctx
-            .seed
-            .pairs_of(if s.rooms == 0 { u32::MAX } else { s.rooms }),
-        "groups" => ctx.seed.groups_of(
-            s.seed.group_size,
-            if s.rooms == 0 { u32::MAX } else { s.rooms },
-        ),
-        other => return Err(format!("room_source `{other}`: expected groups or pairs")),
-    };
-    if rooms.is_empty() {
-        return Err("no rooms in the seed for this scenario".into());
-    }
+    let rooms = seed_rooms(&ctx)?;
     let device = device(&s.device)?;
     let mut users: Vec<u32> = rooms.iter().flat_map(|(_, m)| m.iter().copied()).collect();
     users.sort_unstable();
@@ -343,7 +300,7 @@ async fn pump(run: &Arc<Run>, member: &Member, client: &Arc<Client>) {
 fn accept(run: &Run, member: &Member, message: &Message, live: bool) {
     let mut held = member.held.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(cursor) = held.cursors.get_mut(&message.room_id) {
-        cursor.saw(message.seq);
+        cursor.hold(message.seq);
     }
     let Some((index, intended_us)) = parse_body(&message.body, &run.ctx.tag) else {
         return;
@@ -406,13 +363,8 @@ async fn sync_member(
         let mut held = member.held.lock().unwrap_or_else(|p| p.into_inner());
         for room in rooms {
             if run.room_ids.contains(&room.room_id) {
-                held.cursors.insert(
-                    room.room_id,
-                    RoomCursorState {
-                        contiguous: room.last_seq,
-                        ahead: BTreeSet::new(),
-                    },
-                );
+                held.cursors
+                    .insert(room.room_id, HeldCursor::at(room.last_seq));
             }
         }
         return Ok(());
@@ -424,7 +376,7 @@ async fn sync_member(
                 .iter()
                 .map(|(&room_id, c)| RoomCursor {
                     room_id,
-                    seq: c.contiguous,
+                    seq: c.seq,
                 })
                 .collect()
         };
@@ -725,27 +677,4 @@ fn report(run: &Run, send_secs: f64, all_back_secs: f64, final_sync_failed: u64)
     ctx.metric("send_secs", send_secs);
     ctx.metric("acked_per_s", acked / send_secs.max(0.001));
     ctx.metric("target_rate", ctx.scenario.rate);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_advances_only_over_what_is_held() {
-        let mut c = RoomCursorState {
-            contiguous: 10,
-            ahead: BTreeSet::new(),
-        };
-        c.saw(12);
-        assert_eq!(c.contiguous, 10, "11 is missing");
-        c.saw(11);
-        assert_eq!(c.contiguous, 12);
-        c.saw(9);
-        c.saw(15);
-        assert_eq!(c.contiguous, 12);
-        // A sync page up to 14 fills the gap; 15 then joins.
-        c.synced_to(14);
-        assert_eq!((c.contiguous, c.ahead.len()), (15, 0));
-    }
 }
