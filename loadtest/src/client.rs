@@ -119,11 +119,17 @@ impl Client {
         options: ConnectOptions,
         local: Option<std::net::IpAddr>,
     ) -> Result<Client, ClientError> {
-        let full = format!("{url}?token={token}&launch={}", options.launch);
+        let full = format!("{url}?launch={}", options.launch);
         let mut request = full
             .as_str()
             .into_client_request()
             .map_err(|e| ClientError::Connect(e.to_string()))?;
+        // The token travels in a header, never in the URL (proxies and access logs record URLs).
+        if !token.is_empty() {
+            let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|e| ClientError::Connect(format!("token is not a valid header value: {e}")))?;
+            request.headers_mut().insert("authorization", bearer);
+        }
         if options.offer_subprotocol {
             request.headers_mut().insert(
                 "sec-websocket-protocol",

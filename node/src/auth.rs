@@ -24,7 +24,7 @@ pub async fn authenticate(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(refuse(
             CloseReason::AuthFailed,
-            "no token: pass ?token=<jwt from the router's /v1/login>",
+            "no token: send `Authorization: Bearer <jwt>` or subprotocol `sendjay.token.<jwt>` (jwt from /v1/login)",
         ));
     };
     let claims = match keys.verify(token) {

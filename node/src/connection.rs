@@ -41,7 +41,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the upgrade request carried.
 #[derive(Debug)]
 pub struct ConnectParams {
-    /// The JWT from `?token=`.
+    /// The JWT (Authorization header, `sendjay.token.` subprotocol or the deprecated `?token=`).
     pub token: Option<String>,
     /// Manual or automatic launch.
     pub launch: Launch,

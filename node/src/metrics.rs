@@ -29,6 +29,8 @@ pub const CONNECTIONS: &str = "sendjay_connections";
 pub const CONNECTIONS_ACCEPTED: &str = "sendjay_connections_accepted_total";
 /// Connections closed, by reason.
 pub const CONNECTIONS_CLOSED: &str = "sendjay_connections_closed_total";
+/// WebSocket upgrades by where their token was (`header`, `subprotocol`, `query` — the deprecated one).
+pub const WS_TOKEN_SOURCE: &str = "sendjay_ws_token_source_total";
 /// Refused tokens, by reason.
 pub const AUTH_FAILURES: &str = "sendjay_auth_failures_total";
 /// Sessions evicted by a newer login.
@@ -185,6 +187,10 @@ fn describe() {
         "Connections closed, by reason (close code name, client, over_capacity)."
     );
     describe_counter!(
+        WS_TOKEN_SOURCE,
+        "WebSocket upgrades by where the token was: header, subprotocol or query (deprecated)."
+    );
+    describe_counter!(
         AUTH_FAILURES,
         "Sessions refused at authentication, by reason."
     );
@@ -305,6 +311,9 @@ fn register() {
     }
     for reason in ["client", "over_capacity"] {
         counter!(CONNECTIONS_CLOSED, "reason" => reason).increment(0);
+    }
+    for source in ["header", "subprotocol", "query"] {
+        counter!(WS_TOKEN_SOURCE, "source" => source).increment(0);
     }
     for reason in [
         CloseReason::AuthFailed,

@@ -118,8 +118,12 @@ fn upgrade(
         Err(refusal) => return text(StatusCode::BAD_REQUEST, refusal.message()),
     };
     let query = req.uri().query();
+    let token = websocket::find_token(req.headers(), query).map(|(token, source)| {
+        metrics::counter!(crate::metrics::WS_TOKEN_SOURCE, "source" => source.label()).increment(1);
+        token
+    });
     let params = ConnectParams {
-        token: query_param(query, "token").map(str::to_owned),
+        token,
         launch: Launch::parse(query_param(query, "launch")),
     };
     tokio::spawn(async move {

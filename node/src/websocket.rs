@@ -90,6 +90,57 @@ pub fn check_upgrade(headers: &HeaderMap) -> Result<Handshake, UpgradeRefusal> {
     })
 }
 
+/// The prefix of the `Sec-WebSocket-Protocol` entry that carries the token (`sendjay.token.<JWT>`): a browser
+/// cannot set `Authorization` on a WebSocket, but it can offer subprotocols. The entry is never echoed.
+pub const TOKEN_PROTOCOL_PREFIX: &str = "sendjay.token.";
+
+/// Where the token of an upgrade request came from, in the order the node looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer <JWT>` (non-browser clients).
+    Header,
+    /// A `sendjay.token.<JWT>` entry of `Sec-WebSocket-Protocol` (browsers).
+    Subprotocol,
+    /// `?token=<JWT>` in the URL: deprecated, because proxies and access logs record URLs.
+    Query,
+}
+
+impl TokenSource {
+    /// The label of the `sendjay_node_ws_token_source_total` metric.
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenSource::Header => "header",
+            TokenSource::Subprotocol => "subprotocol",
+            TokenSource::Query => "query",
+        }
+    }
+}
+
+/// Finds the token of an upgrade request: the `Authorization` header first, then a `sendjay.token.` subprotocol
+/// entry, then the deprecated `?token=` query parameter.
+pub fn find_token(headers: &HeaderMap, query: Option<&str>) -> Option<(String, TokenSource)> {
+    if let Some(token) = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+    {
+        return Some((token.trim().to_owned(), TokenSource::Header));
+    }
+    if let Some(token) = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|t| t.trim().strip_prefix(TOKEN_PROTOCOL_PREFIX))
+    {
+        return Some((token.to_owned(), TokenSource::Subprotocol));
+    }
+    query_param(query, "token").map(|t| (t.to_owned(), TokenSource::Query))
+}
+
 /// A query parameter's value (tokens and ids need no percent-decoding).
 pub fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
     query?.split('&').find_map(|pair| {
@@ -137,5 +188,33 @@ mod tests {
             HeaderValue::from_static("sendjay.v2, sendjay.v1"),
         );
         assert!(check_upgrade(&headers).unwrap().echo_protocol);
+    }
+
+    #[test]
+    fn finds_the_token_in_header_then_subprotocol_then_query() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(find_token(&headers, Some("launch=auto")), None);
+        assert_eq!(
+            find_token(&headers, Some("token=q.q.q")),
+            Some(("q.q.q".to_owned(), TokenSource::Query))
+        );
+        headers.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_static("sendjay.v1, sendjay.token.s.s.s"),
+        );
+        assert_eq!(
+            find_token(&headers, Some("token=q.q.q")),
+            Some(("s.s.s".to_owned(), TokenSource::Subprotocol))
+        );
+        assert!(check_upgrade_protocols(&headers));
+        headers.insert("authorization", HeaderValue::from_static("Bearer h.h.h"));
+        assert_eq!(
+            find_token(&headers, None),
+            Some(("h.h.h".to_owned(), TokenSource::Header))
+        );
+    }
+
+    fn check_upgrade_protocols(headers: &HeaderMap) -> bool {
+        header_has_token(headers, "sec-websocket-protocol", SUBPROTOCOL_V1)
     }
 }

@@ -71,9 +71,9 @@ def probe(url: str, token: str, timeout: float) -> str:
     sock.settimeout(timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
-        f"GET {u.path}?token={token} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
+        f"GET {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Protocol: sendjay.v1\r\n\r\n"
+        f"Sec-WebSocket-Protocol: sendjay.v1, sendjay.token.{token}\r\n\r\n"
     )
     sock.sendall(request.encode())
     # Byte by byte, so that a frame sent right behind the 101 response (a close) is not swallowed here.
