@@ -234,7 +234,7 @@ compose_prometheus() {
 
 # --- 6. configuration -------------------------------------------------------------------------------------
 build() {
-    local args=(build -p sendjay-node -p sendjay-router -p sendjay-loadtest)
+    local args=(build -p sendjay-node -p sendjay-router -p sendjay-loadtest -p sendjay-client)
     [ "$PROFILE" = release ] && args+=(--release)
     ensure_cargo
     cargo "${args[@]}"
@@ -441,7 +441,7 @@ both_routers_used() {
         }
 }
 
-chat() { "$BIN/sendjay-loadtest" chat --router "$LB_URL" "$@"; }
+chat() { "$BIN/sendjay-chat" --router "$LB_URL" "$@"; }
 wait_for_line() { # FILE TEXT SECONDS
     local deadline=$((SECONDS + $3))
     until grep -qF -- "$2" "$1" 2>/dev/null; do

@@ -88,7 +88,7 @@ dashboards_are_generated() {
 }
 
 build() {
-    local args=(build -p sendjay-node -p sendjay-router -p sendjay-loadtest)
+    local args=(build -p sendjay-node -p sendjay-router -p sendjay-loadtest -p sendjay-client)
     [ "$PROFILE" = release ] && args+=(--release)
     cargo "${args[@]}"
 }

@@ -66,7 +66,7 @@ check() { # NAME COMMAND... — runs one smoke check
 
 SMOKE=$ROOT/.local/smoke-cluster
 PROFILE=${SENDJAY_SMOKE_PROFILE:-debug}
-CHAT_BIN=$ROOT/target/$PROFILE/sendjay-loadtest
+CHAT_BIN=$ROOT/target/$PROFILE/sendjay-chat
 SMOKE_STARTED=0
 stop_smoke() {
     if [ "$SMOKE_STARTED" = 1 ]; then
@@ -108,7 +108,7 @@ users_on_both_nodes() {
     [ "$distinct" -ge 2 ]
 }
 
-chat() { "$CHAT_BIN" chat --router "$ROUTER_URL" "$@"; }
+chat() { "$CHAT_BIN" --router "$ROUTER_URL" "$@"; }
 
 # wait_for_line FILE TEXT SECONDS
 wait_for_line() {

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod membership;
 #[cfg(feature = "postgres")]
 pub mod migrate;
+pub mod profile;
 pub mod protocol;
 pub mod rendezvous;
 

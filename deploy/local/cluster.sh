@@ -116,14 +116,14 @@ say "PostgreSQL binaries: $PG_BIN; Redis: $REDIS_SERVER; $(cargo --version)"
 # --- 2. build --------------------------------------------------------------------------------------------
 if [ "$BUILD" = 1 ]; then
     step 2 "building $PROFILE binaries (the first build takes several minutes)"
-    build=(cargo build -p sendjay-node -p sendjay-router -p sendjay-loadtest)
+    build=(cargo build -p sendjay-node -p sendjay-router -p sendjay-loadtest -p sendjay-client)
     [ "$PROFILE" = release ] && build+=(--release)
     (cd "$ROOT" && "${build[@]}") || die "the build failed (see the errors above); fix them, or run with --no-build to use the binaries already in target/$PROFILE"
 else
     step 2 "skipping the build (--no-build)"
 fi
-for b in sendjay-node sendjay-router sendjay-loadtest; do
-    [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run without --no-build (or: cargo build$([ "$PROFILE" = release ] && echo ' --release') -p $b)"
+for b in sendjay-node sendjay-router sendjay-loadtest sendjay-chat; do
+    [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run without --no-build (or: cargo build$([ "$PROFILE" = release ] && echo ' --release') -p sendjay-node -p sendjay-router -p sendjay-loadtest -p sendjay-client)"
 done
 
 # --- everything started from here is stopped on failure, Ctrl-C or SIGTERM ------------------------------
@@ -320,7 +320,7 @@ fi
 SENDJAY_JWT_SECRET=$(cat "$STATE/jwt-secret")
 export SENDJAY_JWT_SECRET
 export NO_COLOR=1 # plain log files
-"$BIN/sendjay-node" --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" migrate >>"$LOGS/migrate.log" 2>&1 ||
+"$BIN/sendjay-node" migrate --database-url "$DATABASE_URL" >>"$LOGS/migrate.log" 2>&1 ||
     fail_with_log migrate "$LOGS/migrate.log" "the migrations failed; see $LOGS/migrate.log"
 tail -n 1 "$LOGS/migrate.log" | sed "s/^/[$SJ_PREFIX] migrate: /"
 "$BIN/sendjay-router" admin seed-demo --database-url "$DATABASE_URL" --users "$USERS" >>"$LOGS/seed.log" 2>&1 ||
@@ -416,7 +416,7 @@ for u in alice bob carol dave; do
     write_env "NODE_OF_$(echo "$u" | tr a-z A-Z)" "${node:-}"
 done
 (umask 077 && printf '%s\n' "$ALICE_TOKEN" >"$STATE/alice.token")
-CHAT="$(realpath --relative-to="$PWD" "$BIN/sendjay-loadtest" 2>/dev/null || echo "$BIN/sendjay-loadtest") chat --router $ROUTER_URL"
+CHAT="$(realpath --relative-to="$PWD" "$BIN/sendjay-chat" 2>/dev/null || echo "$BIN/sendjay-chat") --router $ROUTER_URL"
 
 cat <<EOF
 

@@ -9,7 +9,7 @@
 #   export SENDJAY_PUBLIC_URL='ws://127.0.0.1:7380/n/{node_id}/v1/ws'
 #   bash deploy/local/cluster.sh --detach --nodes 3
 #   bash deploy/nginx/run-local.sh --port 7380 --detach
-#   target/release/sendjay-loadtest chat --router http://127.0.0.1:7380 --user alice
+#   target/release/sendjay-chat --router http://127.0.0.1:7380 --user alice
 #   bash deploy/nginx/run-local.sh --stop; bash deploy/local/stop.sh
 #
 # Options: --port N, --router URL (another router besides the cluster's, repeatable), --state-dir DIR (the
@@ -24,6 +24,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SJ_PREFIX=nginx
 # shellcheck source=../../scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/local_service.sh
+. "$ROOT/scripts/lib/local_service.sh"
 
 STATE=${SENDJAY_CLUSTER_DIR:-$ROOT/.local/cluster}
 PORT=""
@@ -59,33 +61,15 @@ done
 DIR=$STATE/nginx
 PIDFILE=$DIR/nginx.pid
 
-stop_nginx() {
-    local pid
-    pid=$(cat "$PIDFILE" 2>/dev/null || true)
-    if pid_is "$pid" nginx; then
-        # QUIT: graceful; the workers close their connections (WebSockets included) within worker_shutdown_timeout.
-        say "stopping nginx (PID $pid)"
-        kill -QUIT "$pid" 2>/dev/null || true
-        if ! wait_gone "$pid" 15; then
-            kill -TERM "$pid" 2>/dev/null || true
-            wait_gone "$pid" 5 || kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    rm -f "$PIDFILE"
-}
+# QUIT: graceful; the workers close their connections (WebSockets included) within worker_shutdown_timeout.
+stop_nginx() { stop_by_pidfile "$PIDFILE" nginx QUIT 15; }
 
 if [ "$STOP" = 1 ]; then
     stop_nginx
     exit 0
 fi
 
-[ -f "$STATE/cluster.env" ] ||
-    die "no cluster in $STATE (no cluster.env); start one first: bash deploy/local/cluster.sh --detach"
-ROUTER_URL=""
-NODE_URLS=""
-# shellcheck disable=SC1091
-. "$STATE/cluster.env"
-[ -n "$ROUTER_URL" ] && [ -n "$NODE_URLS" ] || die "$STATE/cluster.env names no router or nodes"
+load_cluster_env "$STATE"
 
 if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
     # Debian's postinst may start the system nginx on port 80; we neither use nor stop it.
@@ -93,10 +77,7 @@ if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
-old=$(cat "$PIDFILE" 2>/dev/null || true)
-if pid_is "$old" nginx; then
-    die "an nginx (PID $old) already runs for $STATE; stop it with: bash deploy/nginx/run-local.sh --stop --state-dir $STATE"
-fi
+refuse_second_instance "$PIDFILE" nginx "bash deploy/nginx/run-local.sh --stop --state-dir $STATE"
 [ -n "$PORT" ] || PORT=$(pick_port 7380)
 port_busy "$PORT" && die "port $PORT is taken; pass another with --port"
 mkdir -p "$DIR/tmp" "$STATE/logs"
@@ -184,10 +165,4 @@ if [ "$DETACH" = 1 ]; then
     say "detached; stop it with: bash deploy/nginx/run-local.sh --stop --state-dir $STATE"
     exit 0
 fi
-trap 'stop_nginx; exit 0' INT TERM
-say "running; press Ctrl-C to stop"
-while pid_alive "$(cat "$PIDFILE" 2>/dev/null || echo 0)"; do
-    sleep 1 &
-    wait $! || true
-done
-die "nginx exited; see $STATE/logs/nginx-error.log"
+stay_in_foreground "$PIDFILE" stop_nginx "$STATE/logs/nginx-error.log"

@@ -18,6 +18,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SJ_PREFIX=prometheus
 # shellcheck source=../../scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
+# shellcheck source=../../scripts/lib/local_service.sh
+. "$ROOT/scripts/lib/local_service.sh"
 
 STATE=${SENDJAY_CLUSTER_DIR:-$ROOT/.local/cluster}
 PORT=""
@@ -55,31 +57,14 @@ done
 DIR=$STATE/prometheus
 PIDFILE=$DIR/prometheus.pid
 
-stop_prometheus() {
-    local pid
-    pid=$(cat "$PIDFILE" 2>/dev/null || true)
-    if pid_is "$pid" prometheus; then
-        say "stopping Prometheus (PID $pid)"
-        kill -TERM "$pid" 2>/dev/null || true
-        wait_gone "$pid" 20 || { kill -KILL "$pid" 2>/dev/null || true; }
-    fi
-    rm -f "$PIDFILE"
-}
+stop_prometheus() { stop_by_pidfile "$PIDFILE" prometheus TERM 20; }
 
 if [ "$STOP" = 1 ]; then
     stop_prometheus
     exit 0
 fi
 
-[ -f "$STATE/cluster.env" ] ||
-    die "no cluster in $STATE (no cluster.env); start one first: bash deploy/local/cluster.sh --detach"
-ROUTER_URL=""
-NODE_URLS=""
-# shellcheck disable=SC1091
-. "$STATE/cluster.env"
-if [ -z "$ROUTER_URL" ] || [ -z "$NODE_URLS" ]; then
-    die "$STATE/cluster.env names no router or nodes"
-fi
+load_cluster_env "$STATE"
 
 if ! command -v prometheus >/dev/null 2>&1; then
     apt_install prometheus
@@ -87,10 +72,7 @@ if ! command -v prometheus >/dev/null 2>&1; then
 fi
 PROM=$(command -v prometheus)
 
-old=$(cat "$PIDFILE" 2>/dev/null || true)
-if pid_is "$old" prometheus; then
-    die "a Prometheus (PID $old) already runs for $STATE; stop it with: bash deploy/prometheus/run-local.sh --stop --state-dir $STATE"
-fi
+refuse_second_instance "$PIDFILE" prometheus "bash deploy/prometheus/run-local.sh --stop --state-dir $STATE"
 
 [ "$FRESH" = 1 ] && rm -rf "$DIR/data"
 mkdir -p "$DIR/data" "$STATE/logs"
@@ -147,10 +129,4 @@ if [ "$DETACH" = 1 ]; then
     say "detached; stop it with: bash deploy/prometheus/run-local.sh --stop --state-dir $STATE"
     exit 0
 fi
-trap 'stop_prometheus; exit 0' INT TERM
-say "running; press Ctrl-C to stop"
-while pid_alive "$(cat "$PIDFILE" 2>/dev/null || echo 0)"; do
-    sleep 1 &
-    wait $! || true
-done
-die "Prometheus exited; see $LOG"
+stay_in_foreground "$PIDFILE" stop_prometheus "$LOG"

@@ -1,14 +1,10 @@
-//! sendjay's load generator and wire client.
+//! sendjay's load generator.
 //!
-//! It is a client like any other: it speaks the public wire protocol through `sendjay-common` and the
-//! router's HTTP API, never a server's internals. The same [`client::Client`] drives the terminal chat, the
-//! load scenarios and the integration tests.
+//! It is a client like any other: it speaks the public wire protocol through the `sendjay-client` SDK (one
+//! [`sendjay_client::Connection`] per simulated user) and the router's HTTP API, never a server's internals.
 #![forbid(unsafe_code)]
 
-pub mod chat;
-pub mod client;
 pub mod report;
-pub mod router_api;
 pub mod run;
 pub mod scenario;
 pub mod scenarios;

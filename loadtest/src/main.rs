@@ -1,4 +1,4 @@
-//! `sendjay-loadtest`: chat from a terminal, or run a load scenario against a cluster.
+//! `sendjay-loadtest`: run a load scenario against a cluster (the terminal chat is `sendjay-chat`).
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "sendjay-loadtest",
     version,
-    about = "sendjay's load generator and terminal client"
+    about = "sendjay's load generator (the terminal chat client is sendjay-chat)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -16,8 +16,6 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Log in as a user and chat from the terminal.
-    Chat(sendjay_loadtest::chat::ChatArgs),
     /// Run a load scenario file (loadtest/scenarios/*.toml) against a cluster.
     Run(sendjay_loadtest::run::RunArgs),
     /// Run every smoke scenario (small, seconds each) against a cluster; exit 0 only if all pass.
@@ -28,7 +26,6 @@ enum Command {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Chat(args) => sendjay_loadtest::chat::run(args).await,
         Command::Run(args) => sendjay_loadtest::run::main(args).await,
         Command::Smoke(args) => sendjay_loadtest::run::smoke(args).await,
     };

@@ -14,12 +14,12 @@ use sendjay_common::jwt::TokenKeys;
 use sendjay_common::protocol::{Call, DeviceClass};
 use tokio::sync::Semaphore;
 
-use crate::client::{Client, ClientError, ConnectOptions};
 use crate::report::{self, NodeReport, RunReport};
 use crate::scenario::{self, Assign, Kind, Scenario};
 use crate::seed::{self, SeedDescription};
 use crate::stats::{Lat, Recorder, TimePoint};
 use crate::sys;
+use sendjay_client::{ClientError, ConnectOptions, Connection};
 
 /// Connections per (source address, destination) before the generator moves to the next 127.0.0.x.
 pub const PER_SOURCE_LIMIT: usize = 25_000;
@@ -219,7 +219,7 @@ impl Ctx {
                             let token = token?;
                             let mut last = String::new();
                             for attempt in 0..5u64 {
-                                match crate::router_api::assign(&router, &token).await {
+                                match sendjay_client::router::assign(&router, &token).await {
                                     Ok(node) => return Ok(node.url),
                                     Err(e) => last = e.to_string(),
                                 }
@@ -302,7 +302,7 @@ pub async fn connect_all(
     kind: Lat,
     confirm: Confirm,
     storm_start: Option<tokio::time::Instant>,
-) -> Vec<Result<Arc<Client>, ClientError>> {
+) -> Vec<Result<Arc<Connection>, ClientError>> {
     // Spread sockets over 127.0.0.x past PER_SOURCE_LIMIT connections to one destination.
     let mut per_dest: BTreeMap<usize, usize> = BTreeMap::new();
     let locals: Vec<Option<std::net::IpAddr>> = dials
@@ -346,7 +346,7 @@ pub async fn connect_all(
             };
             let client = tokio::time::timeout(
                 Duration::from_secs(15),
-                Client::connect_from(&url, &dial.token, options, local),
+                Connection::connect_from(&url, &dial.token, options, local),
             )
             .await
             .unwrap_or(Err(ClientError::Timeout(Duration::from_secs(15))))?;
@@ -378,7 +378,7 @@ pub async fn connect_all(
 }
 
 /// Closes clients (a close frame each), `concurrency` at a time.
-pub async fn close_all(ctx: &Arc<Ctx>, clients: Vec<Arc<Client>>) {
+pub async fn close_all(ctx: &Arc<Ctx>, clients: Vec<Arc<Connection>>) {
     ctx.rec.set_phase("close");
     stream::iter(clients)
         .for_each_concurrent(512, |c| {

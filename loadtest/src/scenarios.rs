@@ -10,14 +10,13 @@ use futures_util::stream::{self, StreamExt};
 use rand::seq::SliceRandom;
 use sendjay_common::protocol::{Call, Push, Reply, SendArgs};
 
-use crate::client::{Client, ClientError};
 use crate::report::NodeReport;
 use crate::run::{close_all, connect_all, device, Confirm, Ctx, Dial};
 use crate::scenario::Kind;
 use crate::stats::{error_code, Lat};
+use sendjay_client::{ClientError, Connection};
 
 pub mod enterprise_day;
-mod held_cursor;
 mod node_kill;
 
 /// Runs the context's scenario.
@@ -67,9 +66,9 @@ pub(crate) async fn dials_for(ctx: &Arc<Ctx>, users: &[u32]) -> Result<Vec<Dial>
 
 pub(crate) fn keep_ok(
     ctx: &Ctx,
-    results: Vec<Result<Arc<Client>, ClientError>>,
+    results: Vec<Result<Arc<Connection>, ClientError>>,
     context: &str,
-) -> Vec<Option<Arc<Client>>> {
+) -> Vec<Option<Arc<Connection>>> {
     results
         .into_iter()
         .map(|r| match r {
@@ -108,7 +107,7 @@ async fn connections(ctx: Arc<Ctx>, measure_memory: bool) -> Result<(), String> 
             per_node[d.node] += 1;
         }
     }
-    let clients: Vec<Arc<Client>> = keep_ok(&ctx, results, "connect")
+    let clients: Vec<Arc<Connection>> = keep_ok(&ctx, results, "connect")
         .into_iter()
         .flatten()
         .collect();
@@ -278,7 +277,7 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
         None,
     )
     .await;
-    let clients: HashMap<u32, Arc<Client>> = users
+    let clients: HashMap<u32, Arc<Connection>> = users
         .iter()
         .copied()
         .zip(keep_ok(&ctx, results, "connect"))
@@ -484,7 +483,7 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
     for r in receivers {
         r.abort();
     }
-    let clients: Vec<Arc<Client>> = clients.values().cloned().collect();
+    let clients: Vec<Arc<Connection>> = clients.values().cloned().collect();
     close_all(&ctx, clients).await;
     Ok(())
 }
@@ -573,7 +572,7 @@ async fn login_storm(ctx: Arc<Ctx>) -> Result<(), String> {
         }
     }
     let mut refused: BTreeMap<String, u64> = BTreeMap::new();
-    let mut clients: Vec<((u32, usize), Arc<Client>)> = Vec::new();
+    let mut clients: Vec<((u32, usize), Arc<Connection>)> = Vec::new();
     for (k, r) in keys.into_iter().zip(results) {
         match r {
             Ok(c) => clients.push((k, c)),
@@ -636,7 +635,7 @@ async fn login_storm(ctx: Arc<Ctx>) -> Result<(), String> {
     ctx.metric("sessions_zero", zero as f64);
     ctx.metric("sessions_multiple", multi as f64);
     ctx.metric("evicted_4005", evicted as f64);
-    let clients: Vec<Arc<Client>> = clients.into_iter().map(|(_, c)| c).collect();
+    let clients: Vec<Arc<Connection>> = clients.into_iter().map(|(_, c)| c).collect();
     close_all(&ctx, clients).await;
     Ok(())
 }
@@ -693,7 +692,7 @@ async fn reconnect_storm(ctx: Arc<Ctx>) -> Result<(), String> {
     )
     .await;
     let all_back = storm.elapsed().as_secs_f64();
-    let clients: Vec<Arc<Client>> = keep_ok(&ctx, results, "reconnect")
+    let clients: Vec<Arc<Connection>> = keep_ok(&ctx, results, "reconnect")
         .into_iter()
         .flatten()
         .collect();

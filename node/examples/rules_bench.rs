@@ -12,9 +12,9 @@
 
 use std::time::{Duration, Instant};
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::jwt::{now_secs, TokenKeys};
 use sendjay_common::protocol::{Call, DeviceClass, OpenRoomArgs, Reply};
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use sendjay_node::store::{messages, reads, rooms, Store};
 use sendjay_node::NodeConfig;
 
@@ -221,7 +221,7 @@ async fn main() {
     let token = keys
         .issue(me, "pk", DeviceClass::Web, now_secs(), 3600)
         .unwrap();
-    let client = Client::connect(&node.ws_url(), &token, ConnectOptions::default())
+    let client = Connection::connect(&node.ws_url(), &token, ConnectOptions::default())
         .await
         .expect("client");
     client.call(Call::Ping).await.expect("session");

@@ -9,7 +9,12 @@ use crate::error::NodeError;
 
 /// Everything a node needs to run.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "sendjay-node", about = "A sendjay socket node", version)]
+#[command(
+    name = "sendjay-node",
+    about = "A sendjay socket node (`sendjay-node [serve] [settings]`)",
+    version,
+    after_help = "The migrator has settings of its own: sendjay-node migrate --help"
+)]
 pub struct NodeConfig {
     /// Address to listen on for WebSockets and HTTP (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "SENDJAY_LISTEN", default_value = "127.0.0.1:7400")]

@@ -112,7 +112,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
     }
     match call {
         Call::Ping => Ok(Reply::Ping {
-            server_time_ms: now_ms(),
+            server_time_ms: crate::clock::now_ms(),
         }),
         Call::ListRooms => Ok(Reply::ListRooms {
             rooms: ctx.store.list_rooms(user).await?,
@@ -151,12 +151,4 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::Logout => accounts::logout(ctx, conn).await,
         Call::RetireUser(args) => accounts::retire_user(ctx, user, args).await,
     }
-}
-
-/// The current time in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }

@@ -1,26 +1,48 @@
 //! `sendjay-node`: run a socket node, or apply the database migrations and exit.
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use sendjay_node::{NodeConfig, NodeError};
 
 mod logging;
 
+/// `sendjay-node migrate`: only what the migrator uses.
 #[derive(Parser)]
-#[command(name = "sendjay-node", version, about = "A sendjay socket node")]
-struct Cli {
-    #[command(subcommand)]
-    command: Option<Command>,
-    #[command(flatten)]
-    config: NodeConfig,
+#[command(
+    name = "sendjay-node migrate",
+    version,
+    about = "Apply pending PostgreSQL migrations and exit (safe to run from several places at once)"
+)]
+struct MigrateArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    database_url: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
 }
 
-#[derive(Subcommand)]
+/// What to run: `sendjay-node [serve] [node settings]` (the default) or `sendjay-node migrate [its settings]`.
+/// Each subcommand parses its own arguments, so `migrate` needs neither Redis nor the token key, and flags may
+/// come after the subcommand's name.
 enum Command {
-    /// Serve WebSockets (the default).
-    Serve,
-    /// Apply pending PostgreSQL migrations and exit (safe to run from several places at once).
-    Migrate,
+    Serve(Box<NodeConfig>),
+    Migrate(MigrateArgs),
+}
+
+fn parse_command() -> Command {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("migrate") => {
+            args.remove(1);
+            Command::Migrate(MigrateArgs::parse_from(args))
+        }
+        Some("serve") => {
+            args.remove(1);
+            Command::Serve(Box::new(NodeConfig::parse_from(args)))
+        }
+        _ => Command::Serve(Box::new(NodeConfig::parse_from(args))),
+    }
 }
 
 /// Structured logs: levels from `SENDJAY_LOG`, text or JSON, spans per connection and request.
@@ -30,9 +52,12 @@ fn init_logging(format: &str) {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    init_logging(&cli.config.log_format);
-    match run(cli).await {
+    let command = parse_command();
+    init_logging(match &command {
+        Command::Serve(config) => &config.log_format,
+        Command::Migrate(args) => &args.log_format,
+    });
+    match run(command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sendjay-node: {e}");
@@ -41,11 +66,10 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), NodeError> {
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Migrate => {
-            cli.config.validate()?;
-            let store = sendjay_node::store::Store::connect(&cli.config.database_url, 1)?;
+async fn run(command: Command) -> Result<(), NodeError> {
+    match command {
+        Command::Migrate(args) => {
+            let store = sendjay_node::store::Store::connect(&args.database_url, 1)?;
             let applied = store.migrate().await?;
             if applied.is_empty() {
                 println!("schema is current; nothing to apply");
@@ -54,8 +78,8 @@ async fn run(cli: Cli) -> Result<(), NodeError> {
             }
             Ok(())
         }
-        Command::Serve => {
-            let node = sendjay_node::start(cli.config).await?;
+        Command::Serve(config) => {
+            let node = sendjay_node::start(*config).await?;
             println!(
                 "sendjay-node {} listening on {} ({})",
                 node.node_id(),

@@ -443,7 +443,7 @@ pub fn record_delivery(frame: &[u8]) {
     if event != "message" {
         return;
     }
-    let now_ms = crate::handler::now_ms();
+    let now_ms = crate::clock::now_ms();
     let seconds = (now_ms - message.created_at_ms).max(0) as f64 / 1000.0;
     metrics::histogram!(DELIVERY_SECONDS).record(seconds);
 }

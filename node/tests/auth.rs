@@ -4,14 +4,14 @@ mod support;
 
 use std::time::Duration;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::jwt::{now_secs, Claims, TokenKeys};
 use sendjay_common::protocol::{Call, DeviceClass};
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::TestCluster;
 
 async fn refused_with(cluster: &TestCluster, token: &str) -> u16 {
-    let client = Client::connect(&cluster.nodes[0].ws_url(), token, ConnectOptions::default())
+    let client = Connection::connect(&cluster.nodes[0].ws_url(), token, ConnectOptions::default())
         .await
         .expect("upgrade");
     let closed = client

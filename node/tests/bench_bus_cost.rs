@@ -35,8 +35,8 @@ fn commandstats(port: u16) -> std::collections::HashMap<String, u64> {
 async fn measure(
     cluster: &TestCluster,
     room: i64,
-    sender: &sendjay_loadtest::client::Client,
-    watcher: &sendjay_loadtest::client::Client,
+    sender: &sendjay_client::Connection,
+    watcher: &sendjay_client::Connection,
     label: &str,
 ) {
     const MESSAGES: i64 = 200;

@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
+use sendjay_client::ClientError;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{Call, HistoryArgs, MarkReadArgs, Push, Reply, SendArgs};
-use sendjay_loadtest::client::ClientError;
 use support::{expect_message, send, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,11 +37,7 @@ async fn users_on_two_nodes_exchange_messages() {
 }
 
 /// Moves `client`'s read cursor in `room` to `seq`; returns (room, cursor, unread) from the reply.
-async fn mark_read(
-    client: &sendjay_loadtest::client::Client,
-    room: i64,
-    seq: i64,
-) -> (i64, i64, i64) {
+async fn mark_read(client: &sendjay_client::Connection, room: i64, seq: i64) -> (i64, i64, i64) {
     let reply = client
         .call(Call::MarkRead(MarkReadArgs {
             room_id: room,

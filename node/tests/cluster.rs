@@ -6,11 +6,11 @@ mod support;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::keys::KeySchema;
 use sendjay_common::protocol::{Call, DeviceClass, Push, Reply, RoomCursor, SyncArgs};
 use sendjay_common::rendezvous;
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::{expect_message, send, TestCluster};
 
 /// Waits until every node sees a ring of exactly `ids`.
@@ -57,7 +57,7 @@ async fn a_node_turns_away_users_assigned_elsewhere() {
         let owner = rendezvous::pick(ids.iter().map(String::as_str), user).unwrap();
         let (right, wrong) = if owner == ids[0] { (0, 1) } else { (1, 0) };
         let token = cluster.token(user, DeviceClass::Web);
-        let refused = Client::connect(
+        let refused = Connection::connect(
             &cluster.nodes[wrong].ws_url(),
             &token,
             ConnectOptions::default(),

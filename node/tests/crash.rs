@@ -8,12 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::*;
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::jwt::{now_secs, TokenKeys};
 use sendjay_common::keys::KeySchema;
 use sendjay_common::membership;
 use sendjay_common::protocol::{Call, DeviceClass, Reply, RoomCursor, SendArgs, SyncArgs};
 use sendjay_common::rendezvous;
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use sendjay_testkit::RedisServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -69,7 +69,7 @@ async fn spawn_node(database_url: &str, redis_url: &str, id: &str) -> NodeProces
 }
 
 /// Connects `user` to the node it hashes to among the live nodes, retrying while the cluster settles.
-async fn connect_assigned(redis: &fred::clients::Client, token: &str, user: &str) -> Client {
+async fn connect_assigned(redis: &fred::clients::Client, token: &str, user: &str) -> Connection {
     let keys = KeySchema::default();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -80,7 +80,9 @@ async fn connect_assigned(redis: &fred::clients::Client, token: &str, user: &str
         let (alive, _) = membership::read_nodes(redis, &keys).await.unwrap();
         let owner = rendezvous::pick(alive.iter().map(|n| n.id.as_str()), user);
         if let Some(node) = owner.and_then(|id| alive.iter().find(|n| n.id == id)) {
-            if let Ok(client) = Client::connect(&node.url, token, ConnectOptions::default()).await {
+            if let Ok(client) =
+                Connection::connect(&node.url, token, ConnectOptions::default()).await
+            {
                 if client.call(Call::Ping).await.is_ok() {
                     return client;
                 }

@@ -6,16 +6,16 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
+use sendjay_client::{ClientError, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::codec;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{Call, Reply};
-use sendjay_loadtest::client::{Client, ClientError};
 use serde::Serialize;
 use support::TestCluster;
 use tokio_tungstenite::tungstenite::Message;
 
-async fn orphan_error(client: &Client) -> ErrorCode {
+async fn orphan_error(client: &Connection) -> ErrorCode {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         if let Some((code, _)) = client.orphan_errors.lock().unwrap().pop() {

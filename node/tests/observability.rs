@@ -18,9 +18,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use sendjay_client::router;
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::protocol::{Call, HistoryArgs, MarkReadArgs, Reply, SendArgs, SyncArgs};
-use sendjay_loadtest::client::{Client, ConnectOptions};
-use sendjay_loadtest::router_api;
 use serde_json::Value;
 
 /// What Grafana would put for `$__rate_interval` with a short scrape interval.
@@ -211,8 +211,8 @@ fn ws_url(http_url: &str) -> String {
     format!("{}/v1/ws", http_url.replacen("http://", "ws://", 1))
 }
 
-async fn connect(url: &str, token: &str) -> Client {
-    let client = Client::connect(url, token, ConnectOptions::default())
+async fn connect(url: &str, token: &str) -> Connection {
+    let client = Connection::connect(url, token, ConnectOptions::default())
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e:?}"));
     client.call(Call::Ping).await.expect("the session is live");
@@ -232,7 +232,7 @@ async fn generate_load(router: &str, nodes: &[String], extra_users: u32) -> (usi
     let mut per_node: BTreeMap<String, usize> = BTreeMap::new();
     for user in &users {
         for device in ["web", "mobile"] {
-            let login = router_api::login(router, user, PASSWORD, device)
+            let login = router::login(router, user, PASSWORD, device)
                 .await
                 .unwrap_or_else(|e| panic!("login {user}/{device}: {e:?}"));
             *per_node.entry(login.node.url.clone()).or_default() += 1;
@@ -318,12 +318,12 @@ async fn generate_load(router: &str, nodes: &[String], extra_users: u32) -> (usi
         .expect("a malformed frame is answered, not fatal");
     let _ = first.call(Call::Ping).await;
     assert!(
-        router_api::login(router, "alice", "wrong password", "web")
+        router::login(router, "alice", "wrong password", "web")
             .await
             .is_err(),
         "a wrong password is refused"
     );
-    let bad = Client::connect(&ws_url(&nodes[0]), "not-a-token", ConnectOptions::default())
+    let bad = Connection::connect(&ws_url(&nodes[0]), "not-a-token", ConnectOptions::default())
         .await
         .expect("the upgrade succeeds; the token is refused after it");
     assert!(
@@ -331,10 +331,10 @@ async fn generate_load(router: &str, nodes: &[String], extra_users: u32) -> (usi
         "a bad token is closed"
     );
     for (_, token, _) in clients.iter().take(4) {
-        router_api::assign(router, token).await.expect("assign");
+        router::assign(router, token).await.expect("assign");
     }
     // A second web login of alice evicts the first one.
-    let again = router_api::login(router, "alice", PASSWORD, "web")
+    let again = router::login(router, "alice", PASSWORD, "web")
         .await
         .expect("login");
     let newer = connect(&again.node.url, &again.token).await;

@@ -4,6 +4,7 @@
 
 mod support;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
@@ -13,7 +14,6 @@ use sendjay_common::protocol::{
     SendRichArgs, SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
     UnreadCountsArgs, UserArgs,
 };
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::rules::{ok, refused, say};
 use support::TestCluster;
 
@@ -208,7 +208,7 @@ async fn a_retired_member_whose_session_is_still_open_is_refused_everything() {
     assert_eq!(cluster.fingerprint().await, before);
     // And a new connection is refused outright.
     let token = cluster.token("retiree", DeviceClass::Web);
-    let client = Client::connect(
+    let client = Connection::connect(
         &cluster.nodes[0].ws_url(),
         &token,
         ConnectOptions::default(),

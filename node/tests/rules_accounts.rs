@@ -6,6 +6,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
@@ -13,13 +14,12 @@ use sendjay_common::protocol::{
     RoomArgs, SearchUsersArgs, SetMobileInstalledArgs, Settings, SettingsPatch, UnitMembersArgs,
     UserArgs, UserIdsArgs,
 };
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::rules::{ok, push_where, refused, say};
-use support::TestCluster;
+use support::{cluster, TestCluster};
 
 /// Connects with a token and returns the close code the node ends the attempt with.
 async fn refused_connect(cluster: &TestCluster, node: usize, token: &str) -> u16 {
-    let client = Client::connect(
+    let client = Connection::connect(
         &cluster.nodes[node].ws_url(),
         token,
         ConnectOptions::default(),
@@ -34,7 +34,7 @@ async fn refused_connect(cluster: &TestCluster, node: usize, token: &str) -> u16
         .code
 }
 
-async fn close_code(client: &Client) -> u16 {
+async fn close_code(client: &Connection) -> u16 {
     client
         .closed(Duration::from_secs(3))
         .await
@@ -45,8 +45,7 @@ async fn close_code(client: &Client) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resetting_the_passkey_closes_every_session_on_every_node_and_revokes_old_tokens() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob"]).await;
+    let cluster = cluster().nodes(2).users(&["alice", "bob"]).start().await;
     let web = cluster.connect(0, "alice").await;
     let mobile = cluster
         .connect_as(1, "alice", DeviceClass::Mobile, "manual")
@@ -105,8 +104,7 @@ async fn resetting_the_passkey_closes_every_session_on_every_node_and_revokes_ol
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_only_that_devices_session() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice"]).await;
+    let cluster = cluster().nodes(2).users(&["alice"]).start().await;
     let web = cluster.connect(0, "alice").await;
     let mobile = cluster
         .connect_as(1, "alice", DeviceClass::Mobile, "manual")
@@ -140,8 +138,11 @@ async fn logout_ends_only_that_devices_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retiring_closes_sessions_refuses_login_and_keeps_history() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["admin", "alice", "bob"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["admin", "alice", "bob"])
+        .start()
+        .await;
     cluster.make_admin("admin").await;
     let room = cluster.room(&["alice", "bob"]).await;
     let admin = cluster.connect(0, "admin").await;
@@ -238,8 +239,7 @@ async fn retiring_closes_sessions_refuses_login_and_keeps_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_are_stored_returned_and_shared_with_the_other_device() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice"]).await;
+    let cluster = cluster().nodes(2).users(&["alice"]).start().await;
     let web = cluster.connect(0, "alice").await;
     let mobile = cluster
         .connect_as(1, "alice", DeviceClass::Mobile, "manual")
@@ -329,9 +329,13 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_per_device_class_and_typing() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob", "carol"]).await;
-    let room = cluster.room(&["alice", "bob"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
     let alice_web = cluster.connect(0, "alice").await;
     let bob_mobile = cluster
         .connect_as(1, "bob", DeviceClass::Mobile, "manual")

@@ -6,14 +6,14 @@ mod support;
 
 use std::time::Duration;
 
+use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, DeviceClass, FileInfo, ForwardArgs, HistoryArgs, MediaFilter, Message, MessageKind,
     MessageRef, Push, Reply, SearchArgs, SendRichArgs,
 };
-use sendjay_loadtest::client::Client;
+use support::cluster;
 use support::rules::{ok, push_where, refused, say};
-use support::TestCluster;
 
 fn file(name: &str, mime: &str) -> FileInfo {
     FileInfo {
@@ -30,14 +30,14 @@ fn file(name: &str, mime: &str) -> FileInfo {
     }
 }
 
-async fn send_rich(client: &Client, args: SendRichArgs) -> Message {
+async fn send_rich(client: &Connection, args: SendRichArgs) -> Message {
     match ok(client, Call::SendRich(args)).await {
         Reply::Send { message, .. } => message,
         other => panic!("{other:?}"),
     }
 }
 
-async fn history(client: &Client, room: i64) -> Vec<Message> {
+async fn history(client: &Connection, room: i64) -> Vec<Message> {
     match ok(
         client,
         Call::History(HistoryArgs {
@@ -53,7 +53,7 @@ async fn history(client: &Client, room: i64) -> Vec<Message> {
     }
 }
 
-async fn search(client: &Client, args: SearchArgs) -> Vec<i64> {
+async fn search(client: &Connection, args: SearchArgs) -> Vec<i64> {
     match ok(client, Call::Search(args)).await {
         Reply::Search { messages, .. } => messages.iter().map(|m| m.seq).collect(),
         other => panic!("{other:?}"),
@@ -62,11 +62,17 @@ async fn search(client: &Client, args: SearchArgs) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_files_and_file_links_carry_validated_metadata() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob", "carol"]).await;
-    let team = cluster.room(&["alice", "bob"]).await;
-    let other = cluster.room(&["bob", "carol"]).await;
-    let secret = cluster.room(&["carol"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol"])
+        .room(&["alice", "bob"])
+        .room(&["bob", "carol"])
+        .room(&["carol"])
+        .start()
+        .await;
+    let [team, other, secret] = cluster.rooms[..] else {
+        unreachable!()
+    };
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
     let carol = cluster.connect(1, "carol").await;
@@ -231,11 +237,16 @@ async fn images_files_and_file_links_carry_validated_metadata() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replies_quote_and_forwards_copy_into_rooms_the_sender_belongs_to() {
-    let cluster = TestCluster::start(1).await;
-    cluster.users(&["alice", "bob", "carol"]).await;
-    let team = cluster.room(&["alice", "bob"]).await;
-    let mine = cluster.room(&["alice", "carol"]).await;
-    let closed = cluster.room(&["bob", "carol"]).await;
+    let cluster = cluster()
+        .users(&["alice", "bob", "carol"])
+        .room(&["alice", "bob"])
+        .room(&["alice", "carol"])
+        .room(&["bob", "carol"])
+        .start()
+        .await;
+    let [team, mine, closed] = cluster.rooms[..] else {
+        unreachable!()
+    };
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(0, "bob").await;
     let question = say(&bob, team, "q", "회의는 몇 시인가요?").await;
@@ -351,9 +362,14 @@ async fn replies_quote_and_forwards_copy_into_rooms_the_sender_belongs_to() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_erases_the_body_for_everyone_within_the_window_only_for_the_sender() {
     support::rules::show_node_logs();
-    let cluster = TestCluster::start_with(2, |c| c.revoke_window_secs = 3).await;
-    cluster.users(&["alice", "bob"]).await;
-    let room = cluster.room(&["alice", "bob"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .configure(|c| c.revoke_window_secs = 3)
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
     let oops = send_rich(
@@ -464,9 +480,13 @@ async fn revoke_erases_the_body_for_everyone_within_the_window_only_for_the_send
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_for_me_hides_a_message_for_that_user_only_on_all_their_devices() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob"]).await;
-    let room = cluster.room(&["alice", "bob"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
     let web = cluster.connect(0, "alice").await;
     let mobile = cluster
         .connect_as(1, "alice", DeviceClass::Mobile, "manual")
@@ -537,10 +557,15 @@ async fn delete_for_me_hides_a_message_for_that_user_only_on_all_their_devices()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_korean_and_english_substrings_one_members_messages_and_media() {
     support::rules::show_node_logs();
-    let cluster = TestCluster::start(1).await;
-    cluster.users(&["alice", "bob"]).await;
-    let room = cluster.room(&["alice", "bob"]).await;
-    let elsewhere = cluster.room(&["alice", "bob"]).await;
+    let cluster = cluster()
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let [room, elsewhere] = cluster.rooms[..] else {
+        unreachable!()
+    };
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(0, "bob").await;
     let texts = [
@@ -685,9 +710,8 @@ async fn search_finds_korean_and_english_substrings_one_members_messages_and_med
 /// The search index is used for Korean text (the reason for `sj_search_key`): the plan names it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn korean_search_uses_the_trigram_index() {
-    let cluster = TestCluster::start(1).await;
-    cluster.users(&["alice"]).await;
-    let room = cluster.room(&["alice"]).await;
+    let cluster = cluster().users(&["alice"]).room(&["alice"]).start().await;
+    let room = cluster.rooms[0];
     cluster
         .db()
         .execute(

@@ -13,13 +13,17 @@ use sendjay_common::protocol::{
     UnreadCountsArgs,
 };
 use support::rules::{no_push_where, ok, push_where, refused, say};
-use support::TestCluster;
+use support::{cluster, TestCluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opening_a_room_marks_it_read_and_counts_unread_members_per_message() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob", "carol", "dave"]).await;
-    let room = cluster.room(&["alice", "bob", "carol", "dave"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol", "dave"])
+        .room(&["alice", "bob", "carol", "dave"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
     let carol = cluster.connect(1, "carol").await;
@@ -207,9 +211,13 @@ async fn window_counts_match_a_brute_force_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_on_one_device_updates_the_other_live_and_never_moves_back() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob"]).await;
-    let room = cluster.room(&["alice", "bob"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
     let web = cluster.connect(0, "alice").await;
     let mobile = cluster
         .connect_as(1, "alice", DeviceClass::Mobile, "manual")

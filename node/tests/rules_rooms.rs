@@ -12,9 +12,9 @@ use sendjay_common::protocol::{
     RoomArgs, RoomMembersArgs, RoomSummary, SetRoomPrefsArgs, SystemAction, UserArgs,
 };
 use support::rules::{no_push_where, ok, push_where, refused, say};
-use support::TestCluster;
+use support::{cluster, TestCluster};
 
-async fn open_direct(client: &sendjay_loadtest::client::Client, peer: &str) -> (RoomSummary, bool) {
+async fn open_direct(client: &sendjay_client::Connection, peer: &str) -> (RoomSummary, bool) {
     match ok(
         client,
         Call::OpenDirect(UserArgs {
@@ -29,7 +29,7 @@ async fn open_direct(client: &sendjay_loadtest::client::Client, peer: &str) -> (
 }
 
 async fn create_group(
-    client: &sendjay_loadtest::client::Client,
+    client: &sendjay_client::Connection,
     name: &str,
     users: &[&str],
 ) -> RoomSummary {
@@ -47,7 +47,7 @@ async fn create_group(
     }
 }
 
-async fn rooms_of(client: &sendjay_loadtest::client::Client) -> Vec<RoomSummary> {
+async fn rooms_of(client: &sendjay_client::Connection) -> Vec<RoomSummary> {
     match ok(client, Call::ListRooms).await {
         Reply::ListRooms { rooms } => rooms,
         other => panic!("{other:?}"),
@@ -56,8 +56,11 @@ async fn rooms_of(client: &sendjay_loadtest::client::Client) -> Vec<RoomSummary>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_direct_room_is_unique_per_pair_even_when_both_open_it_at_once_on_two_nodes() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob", "carol"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol"])
+        .start()
+        .await;
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
 
@@ -121,8 +124,7 @@ async fn a_direct_room_is_unique_per_pair_even_when_both_open_it_at_once_on_two_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaving_a_direct_room_keeps_history_and_a_new_message_brings_the_peer_back() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob"]).await;
+    let cluster = cluster().nodes(2).users(&["alice", "bob"]).start().await;
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
     let (room, _) = open_direct(&alice, "bob").await;
@@ -384,8 +386,11 @@ async fn group_lifecycle_invite_rename_leave_remove_with_system_messages_and_liv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn groups_respect_the_member_limit() {
-    let cluster = TestCluster::start_with(1, |c| c.max_room_members = 4).await;
-    cluster.users(&["a", "b", "c", "d", "e", "f"]).await;
+    let cluster = cluster()
+        .configure(|c| c.max_room_members = 4)
+        .users(&["a", "b", "c", "d", "e", "f"])
+        .start()
+        .await;
     let a = cluster.connect(0, "a").await;
     refused(
         &a,
@@ -580,8 +585,11 @@ async fn a_company_announcement_room_of_5000_members_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn room_list_is_sorted_by_activity_with_unread_preview_and_per_member_prefs() {
-    let cluster = TestCluster::start(2).await;
-    cluster.users(&["alice", "bob", "carol"]).await;
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol"])
+        .start()
+        .await;
     let alice = cluster.connect(0, "alice").await;
     let alice_mobile = cluster
         .connect_as(

@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::protocol::{Call, DeviceClass, Push};
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::TestCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +41,7 @@ async fn an_automatic_launch_never_evicts() {
     cluster.users(&["alice"]).await;
     let running = cluster.connect(0, "alice").await;
     let token = cluster.token("alice", DeviceClass::Web);
-    let auto = Client::connect(
+    let auto = Connection::connect(
         &cluster.nodes[1].ws_url(),
         &token,
         ConnectOptions {
@@ -71,8 +71,8 @@ async fn concurrent_logins_of_one_device_class_leave_exactly_one_session() {
     for round in 0..100 {
         let token = cluster.token("alice", DeviceClass::Web);
         let (a, b) = tokio::join!(
-            Client::connect(&urls[0], &token, ConnectOptions::default()),
-            Client::connect(&urls[1], &token, ConnectOptions::default())
+            Connection::connect(&urls[0], &token, ConnectOptions::default()),
+            Connection::connect(&urls[1], &token, ConnectOptions::default())
         );
         let clients = [a.unwrap(), b.unwrap()];
         // Both race through auth and the claim; the loser is closed with `evicted`.
@@ -80,7 +80,7 @@ async fn concurrent_logins_of_one_device_class_leave_exactly_one_session() {
             tokio::join!(clients[0].call(Call::Ping), clients[1].call(Call::Ping));
         let _ = (ping_a, ping_b);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-        while !clients.iter().any(Client::is_closed) {
+        while !clients.iter().any(Connection::is_closed) {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "round {round}: nobody was evicted"

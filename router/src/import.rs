@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use deadpool_postgres::Pool;
+use sendjay_common::protocol::ProfilePatch;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
@@ -113,6 +114,23 @@ pub struct UserRow {
     /// Retirement date (`YYYY-MM-DD` or RFC 3339); empty means active.
     #[serde(default)]
     pub retired_at: Option<String>,
+}
+
+impl UserRow {
+    /// The directory fields of the row, as `update_profile` would change them (surrounding blanks trimmed from
+    /// dates, so a CSV cell " " clears like an empty one).
+    pub fn profile(&self) -> ProfilePatch {
+        let trimmed = |v: &Option<String>| v.as_deref().map(|d| d.trim().to_owned());
+        ProfilePatch {
+            nickname: self.nickname.clone(),
+            job: self.job.clone(),
+            phone: self.phone.clone(),
+            absence_code: self.absence_code.clone(),
+            absence_text: self.absence_text.clone(),
+            absence_from: trimmed(&self.absence_from),
+            absence_to: trimmed(&self.absence_to),
+        }
+    }
 }
 
 /// The whole file.
@@ -348,16 +366,6 @@ fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
-}
-
 fn check_text(value: &str, what: String, max: usize) -> Result<(), RouterError> {
     if value.chars().count() > max || value.chars().any(char::is_control) {
         return Err(invalid(format!(
@@ -423,40 +431,11 @@ fn check_file(
             return Err(invalid(format!("{at}: name is empty")));
         }
         check_text(&u.name, format!("{at}: name"), 100)?;
-        for (value, field) in [
-            (&u.nickname, "nickname"),
-            (&u.job, "job"),
-            (&u.phone, "phone"),
-            (&u.absence_text, "absence_text"),
-        ] {
-            if let Some(v) = value {
-                check_text(v, format!("{at}: {field}"), 100)?;
-            }
-        }
+        sendjay_common::profile::check_profile(&u.profile())
+            .map_err(|why| invalid(format!("{at}: {why}")))?;
         if let Some(unit) = blank(&u.unit_id) {
             if !parents.contains_key(unit) {
                 return Err(invalid(format!("{at}: unit {unit} does not exist")));
-            }
-        }
-        if let Some(code) = &u.absence_code {
-            let ok = code.len() <= 16
-                && code.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !ok {
-                return Err(invalid(format!(
-                    "{at}: absence_code must be up to 16 characters a-z 0-9 _ -"
-                )));
-            }
-        }
-        for (value, field) in [
-            (&u.absence_from, "absence_from"),
-            (&u.absence_to, "absence_to"),
-        ] {
-            if let Some(d) = blank(value) {
-                if !is_date(d) {
-                    return Err(invalid(format!("{at}: {field} must be YYYY-MM-DD")));
-                }
             }
         }
         if let Some(role) = blank(&u.role) {

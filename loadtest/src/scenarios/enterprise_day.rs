@@ -40,11 +40,11 @@ use tokio::sync::{watch, RwLock, RwLockReadGuard};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::held_cursor::HeldCursor;
 use super::{body, dials_for, keep_ok, parse_body, secs, Ledger};
-use crate::client::{Client, ClientError, ConnectOptions};
 use crate::run::{close_all, connect_all, Confirm, Ctx};
 use crate::stats::Lat;
+use sendjay_client::HeldCursor;
+use sendjay_client::{ClientError, ConnectOptions, Connection};
 
 /// The traffic mix of an enterprise-day run (the `[mix]` table): rates per second over the whole run, open
 /// loop.
@@ -266,7 +266,7 @@ struct Peer {
     id: String,
     token: String,
     /// The current connection; a reconnect replaces it and the receive task follows.
-    client: watch::Sender<Arc<Client>>,
+    client: watch::Sender<Arc<Connection>>,
     /// Operations hold it shared, a reconnect exclusively: no socket is closed under a request.
     gate: RwLock<()>,
     /// A reconnect is claimed or under way (its close is not a drop).
@@ -279,7 +279,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn current(&self) -> Arc<Client> {
+    fn current(&self) -> Arc<Connection> {
         self.client.borrow().clone()
     }
 
@@ -682,7 +682,7 @@ impl Day {
     ) -> Result<(), ClientError> {
         let peer = &self.peers[p];
         self.go_offline(p).await;
-        let node = crate::router_api::assign(&self.ctx.target.router, &peer.token)
+        let node = sendjay_client::router::assign(&self.ctx.target.router, &peer.token)
             .await
             .map_err(|e| ClientError::Connect(format!("assign: {e}")))?;
         self.ctx
@@ -695,7 +695,7 @@ impl Day {
         };
         let client = tokio::time::timeout(
             REQUEST_TIMEOUT,
-            Client::connect(&node.url, &peer.token, options),
+            Connection::connect(&node.url, &peer.token, options),
         )
         .await
         .unwrap_or(Err(ClientError::Timeout(REQUEST_TIMEOUT)))?;
@@ -835,7 +835,7 @@ impl Day {
     }
 
     /// The node closed user `p`'s connection on its own: an error, and the user comes back when allowed.
-    fn dropped(self: &Arc<Self>, p: usize, client: &Client) {
+    fn dropped(self: &Arc<Self>, p: usize, client: &Connection) {
         let code = client.close_info().map_or(1006, |c| c.code);
         self.ctx.rec.error(&format!("dropped:{code}"));
         bump(&self.tally.drops);
@@ -898,7 +898,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
     for r in receivers {
         r.abort();
     }
-    let open: Vec<Arc<Client>> = day
+    let open: Vec<Arc<Connection>> = day
         .peers
         .iter()
         .filter(|p| p.online.load(Ordering::Relaxed))
@@ -958,7 +958,7 @@ async fn setup(ctx: &Arc<Ctx>) -> Result<Arc<Day>, String> {
         }
     }
     ctx.rec.set_phase("init");
-    let connected: Vec<(u32, String, Arc<Client>)> = users
+    let connected: Vec<(u32, String, Arc<Connection>)> = users
         .iter()
         .zip(tokens)
         .zip(keep_ok(ctx, results, "connect"))
@@ -993,7 +993,11 @@ async fn setup(ctx: &Arc<Ctx>) -> Result<Arc<Day>, String> {
 
 /// A new session's first `sync` (no cursors: only the room summaries); gives the starting cursors of the
 /// user's rooms, or None (an error is counted) when it fails or a room is missing.
-async fn first_sync(ctx: &Ctx, client: &Client, room_ids: &[i64]) -> Option<HashMap<i64, Track>> {
+async fn first_sync(
+    ctx: &Ctx,
+    client: &Connection,
+    room_ids: &[i64],
+) -> Option<HashMap<i64, Track>> {
     let summaries = match client.call(Call::Sync(SyncArgs::default())).await {
         Ok(Reply::Sync { rooms, .. }) => rooms,
         Ok(other) => {

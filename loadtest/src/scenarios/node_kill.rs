@@ -19,12 +19,12 @@ use sendjay_common::protocol::{
 };
 use tokio::sync::{watch, RwLock};
 
-use super::held_cursor::HeldCursor;
 use super::{body, dials_for, keep_ok, parse_body, secs, seed_rooms, Ledger};
-use crate::client::{Client, ClientError, ConnectOptions};
 use crate::run::{close_all, connect_all, device, Confirm, Ctx};
 use crate::scenario::Assign;
 use crate::stats::{error_code, Lat};
+use sendjay_client::HeldCursor;
+use sendjay_client::{ClientError, ConnectOptions, Connection};
 
 /// What a member's client knows: its cursors and which of this run's messages it has.
 #[derive(Default)]
@@ -38,7 +38,7 @@ struct Held {
 struct Member {
     user: u32,
     user_id: String,
-    client: RwLock<Arc<Client>>,
+    client: RwLock<Arc<Connection>>,
     /// Bumped each time a new connection replaces the old one.
     generation: watch::Sender<u64>,
     held: Mutex<Held>,
@@ -274,7 +274,7 @@ async fn supervise(run: Arc<Run>, member: Arc<Member>) {
 }
 
 /// Reads one connection's pushes until it ends.
-async fn pump(run: &Arc<Run>, member: &Member, client: &Arc<Client>) {
+async fn pump(run: &Arc<Run>, member: &Member, client: &Arc<Connection>) {
     let mut rx = client.pushes.lock().await;
     while let Some(push) = rx.recv().await {
         match push {
@@ -349,7 +349,7 @@ fn accept(run: &Run, member: &Member, message: &Message, live: bool) {
 async fn sync_member(
     run: &Run,
     member: &Member,
-    client: &Client,
+    client: &Connection,
     from_cursors: bool,
 ) -> Result<(), String> {
     if !from_cursors {
@@ -441,7 +441,7 @@ async fn reconnect(run: &Arc<Run>, member: &Member) -> Result<(), String> {
 async fn reconnect_once(run: &Arc<Run>, member: &Member) -> Result<(), String> {
     let ctx = &run.ctx;
     let token = ctx.token(member.user, run.device)?;
-    let node = crate::router_api::assign(&ctx.target.router, &token)
+    let node = sendjay_client::router::assign(&ctx.target.router, &token)
         .await
         .map_err(|_| "router_assign".to_owned())?;
     let index = ctx.watch_node(&node.url)?;
@@ -452,7 +452,7 @@ async fn reconnect_once(run: &Arc<Run>, member: &Member) -> Result<(), String> {
     };
     let client = tokio::time::timeout(
         Duration::from_secs(15),
-        Client::connect(&node.url, &token, options),
+        Connection::connect(&node.url, &token, options),
     )
     .await
     .unwrap_or(Err(ClientError::Timeout(Duration::from_secs(15))))

@@ -3,7 +3,7 @@
 use sendjay_common::ids;
 use sendjay_common::protocol::{
     FileInfo, MessageKind, ProfilePatch, MAX_FILE_BYTES, MAX_FILE_ID_BYTES, MAX_FILE_NAME_BYTES,
-    MAX_MIME_BYTES, MAX_PROFILE_CHARS, MAX_SEARCH_QUERY_CHARS, MAX_TEXT_BYTES,
+    MAX_MIME_BYTES, MAX_SEARCH_QUERY_CHARS, MAX_TEXT_BYTES,
 };
 
 use super::bad_args;
@@ -27,15 +27,7 @@ pub(crate) fn user_ids(list: &[String], field: &str, max: usize) -> Result<(), N
 /// A short single-line text (room name, nickname, profile field): at most `max_chars` characters, no control
 /// characters.
 pub(crate) fn line(text: &str, field: &str, max_chars: usize) -> Result<(), NodeError> {
-    if text.chars().count() > max_chars {
-        return Err(bad_args(format!("{field}: at most {max_chars} characters")));
-    }
-    if text.chars().any(char::is_control) {
-        return Err(bad_args(format!(
-            "{field}: control characters (newlines, tabs, NUL …) are not allowed"
-        )));
-    }
-    Ok(())
+    sendjay_common::profile::check_line(text, field, max_chars).map_err(bad_args)
 }
 
 /// A message body: at most `MAX_TEXT_BYTES`, no NUL; `required` bodies must not be empty or only whitespace.
@@ -131,57 +123,9 @@ pub(crate) fn query(text: &str) -> Result<(), NodeError> {
     line(text, "query", MAX_SEARCH_QUERY_CHARS)
 }
 
-fn date(text: &Option<String>, field: &str) -> Result<(), NodeError> {
-    match text.as_deref() {
-        None | Some("") => Ok(()),
-        Some(d) => {
-            let b = d.as_bytes();
-            let shape = b.len() == 10
-                && b[4] == b'-'
-                && b[7] == b'-'
-                && b.iter()
-                    .enumerate()
-                    .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-            if shape {
-                Ok(())
-            } else {
-                Err(bad_args(format!("{field} must be YYYY-MM-DD or \"\"")))
-            }
-        }
-    }
-}
-
 /// The caller's profile changes.
 pub(crate) fn profile(p: &ProfilePatch) -> Result<(), NodeError> {
-    for (value, field) in [
-        (&p.nickname, "nickname"),
-        (&p.job, "job"),
-        (&p.phone, "phone"),
-        (&p.absence_text, "absence_text"),
-    ] {
-        if let Some(v) = value {
-            line(v, field, MAX_PROFILE_CHARS)?;
-        }
-    }
-    if let Some(code) = &p.absence_code {
-        let ok = code.len() <= 16
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !ok {
-            return Err(bad_args(
-                "absence_code must be \"\" or up to 16 characters a-z 0-9 _ -",
-            ));
-        }
-    }
-    date(&p.absence_from, "absence_from")?;
-    date(&p.absence_to, "absence_to")?;
-    if let (Some(from), Some(to)) = (p.absence_from.as_deref(), p.absence_to.as_deref()) {
-        if !from.is_empty() && !to.is_empty() && from > to {
-            return Err(bad_args("absence_from must not be after absence_to"));
-        }
-    }
-    Ok(())
+    sendjay_common::profile::check_profile(p).map_err(bad_args)
 }
 
 #[cfg(test)]

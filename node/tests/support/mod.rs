@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::jwt::{now_secs, TokenKeys};
 use sendjay_common::protocol::{Call, DeviceClass, Message, Push, Reply, SendArgs};
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use sendjay_node::{NodeConfig, RunningNode};
 use sendjay_testkit::{RedisCluster, RedisServer};
 
@@ -156,7 +156,7 @@ impl TestCluster {
     }
 
     /// Connects `user` as a web client to node `node`.
-    pub async fn connect(&self, node: usize, user: &str) -> Client {
+    pub async fn connect(&self, node: usize, user: &str) -> Connection {
         self.connect_as(node, user, DeviceClass::Web, "manual")
             .await
     }
@@ -168,9 +168,9 @@ impl TestCluster {
         user: &str,
         device: DeviceClass,
         launch: &'static str,
-    ) -> Client {
+    ) -> Connection {
         let token = self.token(user, device);
-        let client = Client::connect(
+        let client = Connection::connect(
             &self.nodes[node].ws_url(),
             &token,
             ConnectOptions {
@@ -187,7 +187,12 @@ impl TestCluster {
 }
 
 /// Sends a text message and returns the stored message and whether it was a duplicate.
-pub async fn send(client: &Client, room: i64, client_msg_id: &str, body: &str) -> (Message, bool) {
+pub async fn send(
+    client: &Connection,
+    room: i64,
+    client_msg_id: &str,
+    body: &str,
+) -> (Message, bool) {
     let reply = client
         .call(Call::Send(SendArgs {
             room_id: room,
@@ -203,7 +208,7 @@ pub async fn send(client: &Client, room: i64, client_msg_id: &str, body: &str) -
 }
 
 /// Waits for a `message` push in `room` with `seq`, skipping other pushes.
-pub async fn expect_message(client: &Client, room: i64, seq: i64) -> Message {
+pub async fn expect_message(client: &Connection, room: i64, seq: i64) -> Message {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -218,11 +223,15 @@ pub async fn expect_message(client: &Client, room: i64, seq: i64) -> Message {
 }
 
 /// Collects pushes for `wait`.
-pub async fn drain_pushes(client: &Client, wait: Duration) -> Vec<Push> {
+pub async fn drain_pushes(client: &Connection, wait: Duration) -> Vec<Push> {
     let mut pushes = Vec::new();
     while let Some(push) = client.next_push(wait).await {
         pushes.push(push);
     }
     pushes
 }
+pub mod builder;
 pub mod rules;
+
+#[allow(unused_imports)]
+pub use builder::cluster;

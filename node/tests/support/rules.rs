@@ -3,14 +3,14 @@
 
 use std::time::Duration;
 
+use sendjay_client::{ClientError, Connection};
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{Call, Message, Push, Reply, SendArgs};
-use sendjay_loadtest::client::{Client, ClientError};
 
 use super::TestCluster;
 
 /// Calls and returns the reply, panicking with the error otherwise.
-pub async fn ok(client: &Client, call: Call) -> Reply {
+pub async fn ok(client: &Connection, call: Call) -> Reply {
     let op = call.op();
     match client.call(call).await {
         Ok(reply) => reply,
@@ -19,7 +19,7 @@ pub async fn ok(client: &Client, call: Call) -> Reply {
 }
 
 /// Calls and asserts the server answers with `code`.
-pub async fn refused(client: &Client, call: Call, code: ErrorCode) {
+pub async fn refused(client: &Connection, call: Call, code: ErrorCode) {
     let op = call.op();
     match client.call(call).await {
         Err(ClientError::Server { code: got, message }) => {
@@ -33,7 +33,7 @@ pub async fn refused(client: &Client, call: Call, code: ErrorCode) {
 }
 
 /// Waits up to 5 s for a push matching `pred`, skipping others.
-pub async fn push_where(client: &Client, what: &str, pred: impl Fn(&Push) -> bool) -> Push {
+pub async fn push_where(client: &Connection, what: &str, pred: impl Fn(&Push) -> bool) -> Push {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -46,7 +46,11 @@ pub async fn push_where(client: &Client, what: &str, pred: impl Fn(&Push) -> boo
 }
 
 /// Whether a push matching `pred` arrives within `wait`.
-pub async fn no_push_where(client: &Client, wait: Duration, pred: impl Fn(&Push) -> bool) -> bool {
+pub async fn no_push_where(
+    client: &Connection,
+    wait: Duration,
+    pred: impl Fn(&Push) -> bool,
+) -> bool {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -62,7 +66,7 @@ pub async fn no_push_where(client: &Client, wait: Duration, pred: impl Fn(&Push)
 }
 
 /// Sends a text and returns the stored message.
-pub async fn say(client: &Client, room: i64, id: &str, body: &str) -> Message {
+pub async fn say(client: &Connection, room: i64, id: &str, body: &str) -> Message {
     match ok(
         client,
         Call::Send(SendArgs {

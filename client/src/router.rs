@@ -1,4 +1,4 @@
-//! The router's HTTP API as a client sees it: log in, ask for an assignment.
+//! The router's HTTP API as a client sees it: log in (`POST /v1/login`), ask for an assignment (`GET /v1/assign`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -1,6 +1,5 @@
-//! A wire-protocol v1 client over a real WebSocket: requests matched to replies by id, pushes on a channel,
-//! and the close code the server ended with. The terminal chat, the load scenarios and the integration tests
-//! all talk to nodes through this, so it uses nothing but `sendjay-common` and the wire.
+//! One WebSocket to one node: requests matched to replies by id, pushes on a channel, and the close code the
+//! server ended with. Everything above it (sessions, reconnects) is in [`crate::session`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +60,7 @@ pub struct Closed {
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Reply, ClientError>>>>>;
 
 /// A connected client.
-pub struct Client {
+pub struct Connection {
     sink: tokio::sync::Mutex<SplitSink<Ws, Message>>,
     pending: Pending,
     next_id: AtomicU64,
@@ -73,7 +72,7 @@ pub struct Client {
     timeout: Duration,
 }
 
-/// Options for [`Client::connect`].
+/// Options for [`Connection::connect`].
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `manual` or `auto`.
@@ -102,13 +101,13 @@ pub fn client_config() -> WebSocketConfig {
     config
 }
 
-impl Client {
+impl Connection {
     /// Connects to a node's WebSocket URL with a token.
     pub async fn connect(
         url: &str,
         token: &str,
         options: ConnectOptions,
-    ) -> Result<Client, ClientError> {
+    ) -> Result<Connection, ClientError> {
         Self::connect_from(url, token, options, None).await
     }
 
@@ -118,7 +117,7 @@ impl Client {
         token: &str,
         options: ConnectOptions,
         local: Option<std::net::IpAddr>,
-    ) -> Result<Client, ClientError> {
+    ) -> Result<Connection, ClientError> {
         let full = format!("{url}?launch={}", options.launch);
         let mut request = full
             .as_str()
@@ -126,8 +125,9 @@ impl Client {
             .map_err(|e| ClientError::Connect(e.to_string()))?;
         // The token travels in a header, never in the URL (proxies and access logs record URLs).
         if !token.is_empty() {
-            let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|e| ClientError::Connect(format!("token is not a valid header value: {e}")))?;
+            let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
+                ClientError::Connect(format!("token is not a valid header value: {e}"))
+            })?;
             request.headers_mut().insert("authorization", bearer);
         }
         if options.offer_subprotocol {
@@ -169,7 +169,7 @@ impl Client {
         Ok(Self::start(ws, options.timeout))
     }
 
-    fn start(ws: Ws, timeout: Duration) -> Client {
+    fn start(ws: Ws, timeout: Duration) -> Connection {
         let (sink, mut stream) = ws.split();
         let pending: Pending = Arc::default();
         let (push_tx, push_rx) = mpsc::unbounded_channel();
@@ -228,7 +228,7 @@ impl Client {
             }
             let _ = closed_tx.send(Some(close));
         });
-        Client {
+        Connection {
             sink: tokio::sync::Mutex::new(sink),
             pending,
             next_id: AtomicU64::new(1),

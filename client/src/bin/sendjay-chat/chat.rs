@@ -1,4 +1,4 @@
-//! The terminal chat client: `sendjay-loadtest chat --router URL --user alice`.
+//! The terminal chat client: `sendjay-chat --router URL --user alice`.
 //!
 //! It logs in through the router (`POST /v1/login`), connects to the node the router assigned, and then:
 //!
@@ -12,26 +12,28 @@
 //!   the close codes that forbid reconnecting by itself (evicted, auth failures, …).
 //!
 //! It also runs without a terminal: commands can be piped into stdin
-//! (`printf '/room 1\nhello\n/quit\n' | sendjay-loadtest chat --user alice`), or given as flags without reading
+//! (`printf '/room 1\nhello\n/quit\n' | sendjay-chat --user alice`), or given as flags without reading
 //! stdin at all (`--room General --send hello --wait-secs 5`, `--expect TEXT`), which is what the README demo and
 //! the smoke test in `scripts/test.sh` use.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
 use sendjay_common::protocol::{
-    Call, HistoryArgs, MarkReadArgs, Message, MessageKind, Push, Reply, RoomCursor, RoomSummary,
-    SendArgs, SyncArgs,
+    Call, HistoryArgs, MarkReadArgs, Message, MessageKind, Push, Reply, RoomSummary, SyncArgs,
 };
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::time::Instant;
 
-use crate::client::{Client, ClientError, ConnectOptions};
-use crate::router_api::{self, NodeRef, RouterApiError};
+use sendjay_client::reconnect::after_close;
+use sendjay_client::router::{self, NodeRef, RouterApiError};
+use sendjay_client::{
+    Backoff, ClientError, CloseAction, ConnectOptions, Connection, RoomCursors, UnsentQueue,
+};
 
-/// Options of `sendjay-loadtest chat`.
+/// Options of `sendjay-chat`.
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     /// The router's base URL.
@@ -105,7 +107,7 @@ pub async fn run(args: ChatArgs) -> Result<ExitCode, Box<dyn std::error::Error>>
         match result {
             Ok(code) => std::process::exit(code.into()),
             Err(e) => {
-                eprintln!("sendjay-loadtest: {e}");
+                eprintln!("sendjay-chat: {e}");
                 let _ = std::io::stderr().flush();
                 std::process::exit(1);
             }
@@ -180,16 +182,14 @@ struct Chat {
     rooms: Vec<RoomSummary>,
     /// Room ids in the order of the last printed list, for `/room N`.
     listed: Vec<i64>,
-    /// Per room: the highest seq such that every message up to it is held (docs/protocol.md §9).
-    cursors: BTreeMap<i64, i64>,
-    /// Messages seen above a room's cursor (a gap below them), as (room, seq).
-    ahead: BTreeSet<(i64, i64)>,
+    /// Per room: the gap-free cursor and what is held above it (docs/protocol.md §9).
+    cursors: RoomCursors,
     /// The open room.
     current: Option<i64>,
     /// The other member of each direct room, as far as seen in its messages (the protocol has no member list).
     peers: BTreeMap<i64, String>,
     /// Sends without a reply, resent with the same client_msg_id after a reconnect.
-    outbox: VecDeque<SendArgs>,
+    outbox: UnsentQueue,
     expect: Option<String>,
     expect_met: bool,
     /// Whether the room list (and help) was printed after the first successful connect.
@@ -205,11 +205,10 @@ impl Chat {
             me: args.user.clone(),
             rooms: Vec::new(),
             listed: Vec::new(),
-            cursors: BTreeMap::new(),
-            ahead: BTreeSet::new(),
+            cursors: RoomCursors::new(),
             current: None,
             peers: BTreeMap::new(),
-            outbox: VecDeque::new(),
+            outbox: UnsentQueue::new(),
             expect: args.expect.clone(),
             expect_met: false,
             greeted: false,
@@ -280,32 +279,23 @@ impl Chat {
                 }
                 Outcome::Lost => {
                     let closed = client.closed(Duration::from_secs(2)).await.flatten();
-                    let code = closed.as_ref().map(|c| c.code);
                     let reason = closed
                         .as_ref()
-                        .map(|c| c.reason.clone())
-                        .unwrap_or_default();
-                    match code {
-                        Some(4005) => {
-                            println!("-- signed in elsewhere with the same user and device class ({reason}); not reconnecting. Run the command again to take over.");
+                        .map(|c| format!("{} {}", c.code, c.reason))
+                        .unwrap_or_else(|| "no close frame".into());
+                    match after_close(closed.as_ref()) {
+                        CloseAction::End(end) => {
+                            println!("-- {} ({reason}); not reconnecting.", end.explain());
                             return Ok(EXIT_ENDED);
                         }
-                        Some(4011) => {
-                            println!("-- another session of this device class is running ({reason}); not reconnecting.");
-                            return Ok(EXIT_ENDED);
-                        }
-                        Some(4004) => {
-                            println!("-- the user is unknown or retired ({reason}).");
-                            return Ok(EXIT_ENDED);
-                        }
-                        Some(4001..=4003) => {
+                        CloseAction::LogInAgain => {
                             println!("-- the token was refused ({reason}); logging in again");
                             session.token = None;
                         }
-                        Some(code) => {
-                            println!("-- connection closed ({code} {reason}); reconnecting")
-                        }
-                        None => println!("-- connection lost; reconnecting"),
+                        CloseAction::Reconnect => match closed {
+                            Some(_) => println!("-- connection closed ({reason}); reconnecting"),
+                            None => println!("-- connection lost; reconnecting"),
+                        },
                     }
                 }
             }
@@ -323,7 +313,7 @@ impl Chat {
     /// Serves one connection until it ends or the user leaves.
     async fn serve(
         &mut self,
-        client: &Client,
+        client: &Connection,
         input: &mut Input,
         deadline: &mut Option<Instant>,
         wait: Option<u64>,
@@ -424,7 +414,7 @@ impl Chat {
         }
     }
 
-    async fn on_line(&mut self, client: &Client, line: &str) -> Step {
+    async fn on_line(&mut self, client: &Connection, line: &str) -> Step {
         let line = line.trim_end_matches(['\r', '\n']);
         if line.trim().is_empty() {
             return Step::Continue;
@@ -477,7 +467,7 @@ impl Chat {
     }
 
     /// Handles a push; returns an outcome when the connection should end.
-    async fn on_push(&mut self, client: &Client, push: Push) -> Option<Outcome> {
+    async fn on_push(&mut self, client: &Connection, push: Push) -> Option<Outcome> {
         match push {
             Push::Message { message } => {
                 let room = message.room_id;
@@ -519,32 +509,18 @@ impl Chat {
 
     /// Records a message; true when it was not held before.
     fn store(&mut self, m: &Message) -> bool {
-        let cursor = self.cursors.entry(m.room_id).or_insert(m.seq - 1);
-        if m.seq <= *cursor || !self.ahead.insert((m.room_id, m.seq)) {
-            return false;
-        }
-        while self.ahead.remove(&(m.room_id, *cursor + 1)) {
-            *cursor += 1;
-        }
-        true
+        self.cursors.hold(m.room_id, m.seq)
     }
 
     /// Whether messages above the room's cursor are held, i.e. some below them are missing.
     fn has_gap(&self, room: i64) -> bool {
-        self.ahead
-            .range((room, i64::MIN)..=(room, i64::MAX))
-            .next()
-            .is_some()
+        self.cursors.gap_in(room)
     }
 
     /// Runs `sync` until it has no more pages; prints what was missed when `print` is set.
-    async fn sync(&mut self, client: &Client, print: bool) -> Result<(), ClientError> {
+    async fn sync(&mut self, client: &Connection, print: bool) -> Result<(), ClientError> {
         loop {
-            let cursors = self
-                .cursors
-                .iter()
-                .map(|(&room_id, &seq)| RoomCursor { room_id, seq })
-                .collect();
+            let cursors = self.cursors.to_sync();
             let reply = client
                 .call(Call::Sync(SyncArgs {
                     cursors,
@@ -566,12 +542,8 @@ impl Chat {
                 }
             }
             // Rooms new to this client start at their newest message; rooms no longer listed were left.
-            let live: BTreeSet<i64> = rooms.iter().map(|r| r.room_id).collect();
-            for room in &rooms {
-                self.cursors.entry(room.room_id).or_insert(room.last_seq);
-            }
-            self.cursors.retain(|room, _| live.contains(room));
-            self.ahead.retain(|(room, _)| live.contains(room));
+            self.cursors.follow(&rooms);
+            self.cursors.keep_only(&rooms);
             self.rooms = rooms;
             self.learn_peers_from_summaries();
             if !has_more || self.cursors == before {
@@ -580,10 +552,10 @@ impl Chat {
         }
     }
 
-    async fn flush_outbox(&mut self, client: &Client) -> Result<(), ClientError> {
-        while let Some(args) = self.outbox.front().cloned() {
-            let reply = client.call(Call::Send(args)).await?;
-            self.outbox.pop_front();
+    async fn flush_outbox(&mut self, client: &Connection) -> Result<(), ClientError> {
+        while let Some(args) = self.outbox.next_pending().cloned() {
+            let reply = client.call(Call::Send(args.clone())).await?;
+            self.outbox.acknowledged(&args.client_msg_id);
             if let Reply::Send { message, .. } = reply {
                 if self.store(&message) {
                     self.print_message(&message);
@@ -593,23 +565,19 @@ impl Chat {
         Ok(())
     }
 
-    async fn send(&mut self, client: &Client, text: &str) -> Result<(), ClientError> {
+    async fn send(&mut self, client: &Connection, text: &str) -> Result<(), ClientError> {
         let Some(room_id) = self.current else {
             println!("-- no room is open: /rooms lists them, /room N opens one");
             self.failed = true;
             return Ok(());
         };
-        let args = SendArgs {
-            room_id,
-            client_msg_id: sendjay_common::ids::new_client_msg_id(),
-            body: text.to_owned(),
-        };
         // Kept until acknowledged: after a reconnect it is resent with the same id (docs/protocol.md §9).
-        self.outbox.push_back(args.clone());
+        let args = self.outbox.write(room_id, text);
+        let client_msg_id = args.client_msg_id.clone();
         let reply = client.call(Call::Send(args)).await;
         let reply = match reply {
             Err(ClientError::Server { code, message }) if !code.retryable() => {
-                self.outbox.pop_back();
+                self.outbox.discard(&client_msg_id);
                 println!("-- message not sent: {} ({message})", code.as_str());
                 self.failed = true;
                 return Ok(());
@@ -623,7 +591,7 @@ impl Chat {
             }
             other => other?,
         };
-        self.outbox.pop_back();
+        self.outbox.acknowledged(&client_msg_id);
         match reply {
             Reply::Send { message, .. } => {
                 if self.store(&message) {
@@ -636,12 +604,10 @@ impl Chat {
         }
     }
 
-    async fn list_rooms(&mut self, client: &Client) -> Result<(), ClientError> {
+    async fn list_rooms(&mut self, client: &Connection) -> Result<(), ClientError> {
         match client.call(Call::ListRooms).await? {
             Reply::ListRooms { rooms } => {
-                for room in &rooms {
-                    self.cursors.entry(room.room_id).or_insert(room.last_seq);
-                }
+                self.cursors.follow(&rooms);
                 self.rooms = rooms;
                 self.learn_peers_from_summaries();
                 self.print_rooms();
@@ -651,7 +617,7 @@ impl Chat {
         }
     }
 
-    async fn open_room(&mut self, client: &Client, selector: &str) -> Result<(), ClientError> {
+    async fn open_room(&mut self, client: &Connection, selector: &str) -> Result<(), ClientError> {
         if selector.is_empty() {
             println!("-- which room? /room N (N from /rooms), /room #ID or /room NAME");
             return Ok(());
@@ -701,7 +667,7 @@ impl Chat {
             })
     }
 
-    async fn history(&mut self, client: &Client, rest: &str) -> Result<(), ClientError> {
+    async fn history(&mut self, client: &Connection, rest: &str) -> Result<(), ClientError> {
         let Some(room_id) = self.current else {
             println!("-- no room is open: /room N first");
             return Ok(());
@@ -721,7 +687,7 @@ impl Chat {
 
     async fn print_history(
         &mut self,
-        client: &Client,
+        client: &Connection,
         room_id: i64,
         limit: u32,
     ) -> Result<(), ClientError> {
@@ -751,7 +717,7 @@ impl Chat {
 
     async fn mark_read(
         &mut self,
-        client: &Client,
+        client: &Connection,
         room_id: i64,
         say: bool,
     ) -> Result<(), ClientError> {
@@ -830,7 +796,7 @@ impl Chat {
     }
 
     /// Looks through the recent history of direct rooms whose other member is not known yet (a few rooms only).
-    async fn find_peers(&mut self, client: &Client) -> Result<(), ClientError> {
+    async fn find_peers(&mut self, client: &Connection) -> Result<(), ClientError> {
         let unknown: Vec<i64> = self
             .rooms
             .iter()
@@ -958,8 +924,8 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-async fn login(args: &ChatArgs) -> Result<router_api::Login, String> {
-    router_api::login(&args.router, &args.user, &args.password, &args.device)
+async fn login(args: &ChatArgs) -> Result<router::Login, String> {
+    router::login(&args.router, &args.user, &args.password, &args.device)
         .await
         .map_err(|e| explain_login(&args.router, e))
 }
@@ -980,9 +946,9 @@ fn explain_login(router: &str, e: RouterApiError) -> String {
     }
 }
 
-async fn connect_first(session: &Session) -> Result<Client, String> {
+async fn connect_first(session: &Session) -> Result<Connection, String> {
     let token = session.token.as_deref().unwrap_or_default();
-    Client::connect(&session.node.url, token, ConnectOptions::default())
+    Connection::connect(&session.node.url, token, ConnectOptions::default())
         .await
         .inspect(|_| println!("connected to node {} ({})", session.node.id, session.node.url))
         .map_err(|e| {
@@ -1000,18 +966,15 @@ async fn reconnect(
     args: &ChatArgs,
     session: &mut Session,
     input: &mut Input,
-) -> Result<Option<Client>, String> {
+) -> Result<Option<Connection>, String> {
     let mut last_error = String::new();
+    let mut backoff = Backoff::default();
     for attempt in 0..RECONNECT_ATTEMPTS {
-        if attempt > 0 {
-            let cap = (0.5 * 2f64.powi(attempt as i32)).min(30.0);
-            let delay = Duration::from_secs_f64(rand::random::<f64>() * cap);
-            if !input.pause(delay).await {
-                return Ok(None);
-            }
+        if attempt > 0 && !input.pause(backoff.next_delay()).await {
+            return Ok(None);
         }
         let node = match &session.token {
-            Some(token) => match router_api::assign(&args.router, token).await {
+            Some(token) => match router::assign(&args.router, token).await {
                 Ok(node) => node,
                 Err(RouterApiError::Refused { status: 401, .. }) => {
                     session.token = None;
@@ -1037,7 +1000,7 @@ async fn reconnect(
             },
         };
         let token = session.token.clone().unwrap_or_default();
-        match Client::connect(&node.url, &token, ConnectOptions::default()).await {
+        match Connection::connect(&node.url, &token, ConnectOptions::default()).await {
             Ok(client) => {
                 println!("reconnected to node {} ({})", node.id, node.url);
                 session.node = node;
