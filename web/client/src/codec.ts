@@ -38,7 +38,8 @@ export function decodeFrame(data: ArrayBuffer | Uint8Array): ServerFrame {
     if ((id !== null && typeof id !== 'number') || typeof value['code'] !== 'string') {
       throw new ProtocolError('an error frame lacks a code or has a non-integer id');
     }
-    return { kind: 'error', id, code: value['code'], message: String(value['message'] ?? '') };
+    const message = value['message'];
+    return { kind: 'error', id, code: value['code'], message: typeof message === 'string' ? message : '' };
   }
   if (kind === 'push') {
     const push = value['push'];
