@@ -1,7 +1,7 @@
 import { render } from 'preact';
+import { lang } from './i18n.ts';
+import { App } from './components/App.tsx';
+import './styles.css';
 
-function App() {
-  return <main><h1>sendjay</h1></main>;
-}
-
+document.documentElement.lang = lang;
 render(<App />, document.getElementById('app')!);
