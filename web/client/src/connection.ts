@@ -35,6 +35,8 @@ export interface ConnectionOptions {
 
 /** Close code the client reports for a connection it gave up on itself (no answer to its heartbeat). */
 export const CLOSE_HEARTBEAT_LOST = 4900;
+/** Close code the client reports for a connection it dropped because a frame broke the protocol. */
+export const CLOSE_PROTOCOL_VIOLATION = 4901;
 /** Close code reported when the socket could not be opened or dropped without a close frame. */
 export const CLOSE_ABNORMAL = 1006;
 
@@ -125,7 +127,8 @@ export class Connection {
   close(code = 1000, reason = 'client closing'): void {
     if (this.closed) return;
     try {
-      this.socket.close(code, reason);
+      // Browsers only let a client close with 1000 or 3000–4999.
+      this.socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, reason);
     } catch {
       // already closing
     }
@@ -142,7 +145,7 @@ export class Connection {
     } catch (e) {
       // A frame we cannot trust: drop the connection; the session reconnects and syncs (nothing is lost).
       console.error(`sendjay: ${(e as Error).message}; reconnecting`);
-      this.close(1002, 'protocol error');
+      this.close(CLOSE_PROTOCOL_VIOLATION, 'protocol error');
       return;
     }
     if (frame.kind === 'push') {

@@ -8,7 +8,7 @@ export type { ConnectionState } from './transport.js';
 export type { Transport, TransportListener } from './transport.js';
 export { decideOnClose, backoffDelayMs } from './close-codes.js';
 export type { CloseDecision, EndReason } from './close-codes.js';
-export { Connection, CLOSE_ABNORMAL, CLOSE_HEARTBEAT_LOST } from './connection.js';
+export { Connection, CLOSE_ABNORMAL, CLOSE_HEARTBEAT_LOST, CLOSE_PROTOCOL_VIOLATION } from './connection.js';
 export type { ConnectionOptions, RawPush, WebSocketConstructor, WebSocketLike } from './connection.js';
 export { SocketSession } from './socket-session.js';
 export type { SocketSessionOptions } from './socket-session.js';
