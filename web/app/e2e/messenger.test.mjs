@@ -171,24 +171,27 @@ test('a newer login elsewhere shows "signed in elsewhere"; launch=auto shows the
 
 test('unsent messages stay pending across a reload and are sent once, in order, after reconnecting', async () => {
   const context = await newPerson(chrome.browser, cluster);
+  // Every WebSocket of alice's browser goes through this route, so the test can cut them and refuse new ones
+  // while the page itself still loads (and can reload).
+  let reachable = true;
+  const live = [];
+  await context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    if (!reachable) return void ws.close({ code: 1013, reason: 'test: node unreachable' });
+    ws.connectToServer();
+    live.push(ws);
+  });
   const alice = await context.newPage();
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();
   await signIn(alice, 'alice');
   await signIn(dave, 'dave');
   await openRoom(alice, 'General');
   await openRoom(dave, 'General');
-  // New WebSockets of alice's browser are refused until `reachable` (the page itself still loads, so it can reload).
-  let reachable = false;
-  await context.routeWebSocket(/\/v1\/ws/, (ws) => {
-    if (reachable) ws.connectToServer();
-    else ws.close({ code: 1013, reason: 'test: node unreachable' });
-  });
-  await context.setOffline(true); // cuts the open socket
-  await alice.waitForTimeout(500);
+  reachable = false;
+  for (const ws of live.splice(0)) await ws.close({ code: 1013, reason: 'test: node unreachable' });
+  await alice.waitForTimeout(300);
   await send(alice, 'offline one');
   await send(alice, 'offline two');
   await alice.locator('.pending', { hasText: 'offline two' }).waitFor();
-  await context.setOffline(false);
   await alice.waitForTimeout(1000);
   assert.equal(await alice.locator('.pending').count(), 2, 'still pending: no node is reachable');
   await screenshot(alice, 'pending');

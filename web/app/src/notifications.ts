@@ -4,6 +4,7 @@
 import type { Message, RoomSummary, Settings } from '@sendjay/client';
 import { t } from './i18n.ts';
 import { messagePreview } from './message-text.ts';
+import { roomName } from './room-name.ts';
 
 /** What decides one notification. */
 export interface NotifyContext {
@@ -38,8 +39,8 @@ export function notificationFor(message: Message, ctx: NotifyContext): { title: 
   if (ctx.room?.notifications === false) return null;
   if (settings !== null && inQuietHours(settings.quiet_from, settings.quiet_to, ctx.now)) return null;
   if (ctx.watching && ctx.openRoomId === message.room_id) return null;
-  const roomName = ctx.room === undefined ? t.appName : ctx.room.nickname || ctx.room.name;
-  const title = settings?.hide_sender === true ? roomName : `${message.sender_id} · ${roomName}`;
+  const name = ctx.room === undefined ? t.appName : roomName(ctx.room);
+  const title = settings?.hide_sender === true ? name : `${message.sender_id} · ${name}`;
   const body = settings?.hide_body === true ? t.unread(1) : messagePreview(message);
   return { title, body };
 }

@@ -1,6 +1,7 @@
 import type { RoomSummary } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { messagePreview, shortTime } from '../message-text.ts';
+import { roomName } from '../room-name.ts';
 
 /** The rooms, most recently active first, with unread badges and the last message. */
 export function RoomList(props: { rooms: RoomSummary[]; selected: number | null; onOpen: (roomId: number) => void }) {
@@ -17,7 +18,7 @@ export function RoomList(props: { rooms: RoomSummary[]; selected: number | null;
 /** One room of the list. */
 function RoomListItem(props: { room: RoomSummary; selected: boolean; onOpen: (roomId: number) => void }) {
   const { room } = props;
-  const name = room.nickname || room.name;
+  const name = roomName(room);
   const preview = room.last_message === null ? '' : messagePreview(room.last_message);
   return (
     <li>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Message, SendjayClient } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { messagePreview } from '../message-text.ts';
+import { roomName } from '../room-name.ts';
 import { useClientEvent } from '../use-client.ts';
 import { Composer } from './Composer.tsx';
 import { MessageList, type RowActions } from './MessageList.tsx';
@@ -54,7 +55,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
 
   const messages = client.messages(roomId).filter((m) => !m.hidden);
   const pending = client.outbox(roomId);
-  const name = room === undefined ? '' : room.nickname || room.name;
+  const name = roomName(room);
 
   const actions: RowActions = {
     selfId: client.userId,
