@@ -16,6 +16,7 @@ import type {
   OpArgs,
   OpName,
   OpResult,
+  PresenceInfo,
   Push,
   RoomSummary,
   SendExtras,
@@ -89,6 +90,8 @@ export class SendjayClient {
   private readonly openRooms = new Set<number>();
   private readonly countRefresh = new Map<number, ReturnType<typeof setTimeout>>();
   private outboxEntries: OutboxEntry[] = [];
+  /** client_msg_ids of own messages already held: never shown as pending again, even if a stale list says so. */
+  private readonly ownDelivered = new Set<string>();
   private syncedConnection: string | undefined;
   private syncRunning: Promise<void> | undefined;
   private syncAgain = false;
@@ -171,8 +174,18 @@ export class SendjayClient {
   }
 
   /** The held messages of a room in seq order (hidden ones included, flagged: do not display them). */
-  messages(roomId: number): Message[] {
+  messages(roomId: number): readonly Message[] {
     return this.timelines.get(roomId)?.messages() ?? [];
+  }
+
+  /** Keeps only the newest `keep` held messages of a room (the app calls it when the user is back at the bottom). */
+  trimRoom(roomId: number, keep: number): void {
+    if (this.timelines.get(roomId)?.trim(keep) === true) this.events.emit('room', { roomId });
+  }
+
+  /** Who is connected (web/mobile) — presence is polled (§6.13): call it every ~30 s for the people on screen. */
+  async presence(userIds: string[]): Promise<PresenceInfo[]> {
+    return (await this.request('presence', { user_ids: userIds })).users;
   }
 
   /** Whether older messages than those held exist (infinite scroll upwards). */
@@ -267,7 +280,7 @@ export class SendjayClient {
 
   /** The unsent messages (pending and failed), oldest first; `roomId` filters one room. */
   outbox(roomId?: number): OutboxEntry[] {
-    return this.outboxEntries.filter((e) => roomId === undefined || e.room_id === roomId);
+    return this.outboxEntries.filter((e) => (roomId === undefined || e.room_id === roomId) && !this.ownDelivered.has(e.client_msg_id));
   }
 
   /** Sends a failed message again (same client_msg_id). */
@@ -499,6 +512,7 @@ export class SendjayClient {
     const cursorsOf = (): { room_id: number; seq: number }[] =>
       [...this.timelines.values()].map((t) => ({ room_id: t.roomId, seq: t.cursor }));
     let cursors = cursorsOf();
+    const knownBefore = new Set([...this.timelines.keys(), ...this.summaries.keys()]);
     for (;;) {
       const chunks = cursors.length > 0 ? chunk(cursors, 1000) : [[]];
       let more = false;
@@ -512,7 +526,7 @@ export class SendjayClient {
           list.push(m);
           byRoom.set(m.room_id, list);
         }
-        this.applyRooms(rooms);
+        this.applyRooms(rooms, knownBefore);
         for (const [roomId, list] of byRoom) {
           const t = this.timeline(roomId, list[0] === undefined ? 0 : list[0].seq - 1);
           const outcome = t.store(list);
@@ -529,7 +543,7 @@ export class SendjayClient {
   }
 
   /** §9 step 4/5: the room list of a sync is the truth: new rooms start at their newest message, gone ones go. */
-  private applyRooms(rooms: RoomSummary[]): void {
+  private applyRooms(rooms: RoomSummary[], knownBefore: ReadonlySet<number>): void {
     const present = new Set<number>();
     for (const room of rooms) {
       present.add(room.room_id);
@@ -540,14 +554,15 @@ export class SendjayClient {
       const t = this.timelines.get(room.room_id);
       if (t === undefined) this.timeline(room.room_id, room.last_seq);
     }
+    // Only rooms known when the sync was sent can be judged gone: one joined meanwhile is not in this page yet.
     for (const id of [...this.summaries.keys()]) {
-      if (!present.has(id)) {
+      if (!present.has(id) && knownBefore.has(id)) {
         this.summaries.delete(id);
         this.timelines.delete(id);
         this.counts.delete(id);
       }
     }
-    for (const id of [...this.timelines.keys()]) if (!present.has(id)) this.timelines.delete(id);
+    for (const id of [...this.timelines.keys()]) if (!present.has(id) && knownBefore.has(id)) this.timelines.delete(id);
     this.emitRooms();
   }
 
@@ -583,7 +598,7 @@ export class SendjayClient {
 
   private async reloadOutbox(): Promise<void> {
     this.outboxEntries = await this.store.list();
-    this.events.emit('outbox', this.outboxEntries);
+    this.events.emit('outbox', this.outbox());
   }
 
   /** The outbox changed (here or in another tab): refresh the view, tell the other tabs, send if we hold the socket. */
@@ -595,9 +610,10 @@ export class SendjayClient {
 
   private dropFromOutboxView(m: Message): void {
     if (m.sender_id !== this.userId) return;
+    this.ownDelivered.add(m.client_msg_id);
     const before = this.outboxEntries.length;
     this.outboxEntries = this.outboxEntries.filter((e) => !(e.client_msg_id === m.client_msg_id && e.room_id === m.room_id));
-    if (this.outboxEntries.length !== before) this.events.emit('outbox', this.outboxEntries);
+    if (this.outboxEntries.length !== before) this.events.emit('outbox', this.outbox());
   }
 
   /**

@@ -20,6 +20,8 @@ export interface StoreOutcome {
 /** The held messages and cursor of one room. */
 export class RoomTimeline {
   private readonly bySeq = new Map<number, Message>();
+  /** `messages()` as last computed; dropped on every change (a render per push must not sort 10 000 messages). */
+  private sorted: Message[] | undefined;
   private cursorSeq: number;
   /** The lowest seq held (older pages extend it downwards); Infinity when nothing is held. */
   private lowest = Number.POSITIVE_INFINITY;
@@ -57,8 +59,9 @@ export class RoomTimeline {
   }
 
   /** Held messages in seq order, including hidden ones (the app does not display those). */
-  messages(): Message[] {
-    return [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+  messages(): readonly Message[] {
+    this.sorted ??= [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return this.sorted;
   }
 
   /** The lowest seq held, or undefined. */
@@ -88,6 +91,7 @@ export class RoomTimeline {
       this.cursorSeq += 1;
       delivered.push(next);
     }
+    if (changed) this.sorted = undefined;
     return { delivered, gap: this.hasGap, changed: changed || delivered.length > 0 };
   }
 
@@ -109,6 +113,7 @@ export class RoomTimeline {
 
   /** Marks a message revoked (the `revoked` push): body and file dropped. Returns true when it was held. */
   revoke(seq: number): boolean {
+    this.sorted = undefined;
     const m = this.bySeq.get(seq);
     let touched = false;
     if (m !== undefined) {
@@ -128,6 +133,7 @@ export class RoomTimeline {
   hide(seq: number): boolean {
     const m = this.bySeq.get(seq);
     if (m === undefined) return false;
+    this.sorted = undefined;
     this.bySeq.set(seq, { ...m, hidden: true, body: '', file: null });
     return true;
   }
@@ -138,6 +144,7 @@ export class RoomTimeline {
     const seqs = [...this.bySeq.keys()].sort((a, b) => a - b);
     const drop = seqs.slice(0, seqs.length - keep).filter((s) => s <= this.cursorSeq);
     for (const s of drop) this.bySeq.delete(s);
+    this.sorted = undefined;
     this.lowest = this.bySeq.size > 0 ? Math.min(...this.bySeq.keys()) : Number.POSITIVE_INFINITY;
     if (drop.length > 0) this.hasOlder = true;
     return drop.length > 0;

@@ -170,8 +170,9 @@ export class SocketSession implements Transport {
     }
     if (this.connectedAt > 0 && Date.now() - this.connectedAt >= (this.options.stableAfterMs ?? 60_000)) this.attempt = 0;
     this.connectedAt = 0;
-    if (decision.immediate || code === 1000) {
-      // 4006, 4008 or our own move after a `reconnect` push: straight back to the router.
+    if ((decision.immediate || code === 1000) && this.attempt === 0) {
+      // 4006, 4008 or our own move after a `reconnect` push: straight back to the router (once; a node that keeps
+      // refusing is retried with backoff like any other failure).
       this.lost(code, 0);
       return;
     }

@@ -102,6 +102,48 @@ describe('SendjayClient: sync, gaps, de-duplication', () => {
     expect(client.room(7)?.unread).toBe(0);
   });
 
+  it('updates "not read by N" live: a read push in an open room refreshes the counts of the window', async () => {
+    start();
+    await until(() => client.rooms().length === 2);
+    await client.request('send', { room_id: 7, client_msg_id: 'mine-1', body: 'read me' });
+    await client.openRoom(7);
+    expect(client.unreadCount(7, 6)).toBe(1); // bob has not read alice's message
+    let roomEvents = 0;
+    client.on('room', ({ roomId }) => {
+      if (roomId === 7) roomEvents++;
+    });
+    const reads: number[] = [];
+    client.on('read', (p) => reads.push(p.last_read_seq));
+    node.rooms.get(7)?.read.set('bob', 6);
+    node.push('alice', { event: 'read', room_id: 7, user_id: 'bob', last_read_seq: 6 });
+    await until(() => client.unreadCount(7, 6) === 0, 3000, 'count refreshed');
+    expect(reads).toEqual([6]);
+    expect(roomEvents).toBeGreaterThan(0);
+    expect(node.requests.some((r) => r.op === 'unread_counts')).toBe(true);
+    // a closed room is not refreshed any more
+    client.closeRoom(7);
+    const before = node.requests.filter((r) => r.op === 'unread_counts').length;
+    node.push('alice', { event: 'read', room_id: 7, user_id: 'bob', last_read_seq: 6 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(node.requests.filter((r) => r.op === 'unread_counts').length).toBe(before);
+  });
+
+  it('passes typing of others on, not its own, and applies revoked / hidden pushes', async () => {
+    start();
+    await until(() => client.rooms().length === 2);
+    await client.openRoom(7);
+    const typing: string[] = [];
+    client.on('typing', (p) => typing.push(p.user_id));
+    node.push('alice', { event: 'typing', room_id: 7, user_id: 'alice' });
+    node.push('alice', { event: 'typing', room_id: 7, user_id: 'bob' });
+    node.push('alice', { event: 'revoked', room_id: 7, seq: 5 });
+    node.push('alice', { event: 'hidden', room_id: 7, seq: 4 });
+    await until(() => typing.length === 1 && client.messages(7).find((m) => m.seq === 4)?.hidden === true);
+    expect(typing).toEqual(['bob']);
+    expect(client.messages(7).find((m) => m.seq === 5)).toMatchObject({ revoked: true, body: '' });
+    expect(client.room(7)?.last_message).toMatchObject({ seq: 5, revoked: true, body: '' });
+  });
+
   it('reconnects after a crash and syncs what it missed', async () => {
     start();
     await until(() => client.rooms().length === 2);

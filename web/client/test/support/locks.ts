@@ -6,8 +6,8 @@ import type { LockManagerLike } from '../../src/tabs.js';
 
 interface Waiter {
   callback: (lock: unknown) => Promise<void>;
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
 }
 
 /** Exclusive locks by name, shared by the "tabs" of one test. */
