@@ -83,7 +83,7 @@ trap 'exit 130' INT TERM
 
 smoke_start() {
     mkdir -p "$SMOKE"
-    local flags=(--detach --fresh --users 0 --state-dir "$SMOKE")
+    local flags=(--detach --fresh --no-web --users 0 --state-dir "$SMOKE") # the web step below tests the app
     [ "$PROFILE" = debug ] && flags+=(--debug)
     SMOKE_STARTED=1
     if bash "$ROOT/deploy/local/cluster.sh" "${flags[@]}" >"$SMOKE/cluster.out" 2>&1; then
