@@ -111,12 +111,14 @@ export class SendjayClient {
     this.syncLimit = options.syncLimit ?? 200;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxSendAttempts = options.maxSendAttempts ?? 10;
-    const socket = (): SocketSession =>
+    // A tab taking the socket over from a closed leader tab continues the running session: launch=manual, since an
+    // `auto` connection could be refused (4011) by the old tab's session the node has not released yet (§11).
+    const socket = (context: { handover: boolean } = { handover: false }): SocketSession =>
       new SocketSession({
         token: options.login.token,
         router: new RouterApi(options.router),
-        node: options.login.node,
-        launch: options.launch,
+        node: context.handover ? undefined : options.login.node,
+        launch: context.handover ? 'manual' : options.launch,
         connection: options.connection,
       });
     if (options.transport !== undefined) this.transport = options.transport;

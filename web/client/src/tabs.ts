@@ -74,6 +74,8 @@ export class TabCoordinator implements Transport {
   private nextRid = 1;
   private started = false;
   private closed = false;
+  /** Another tab led before this one: taking over continues that session (launch=manual, never 4011 on ourselves). */
+  private sawLeader = false;
 
   /** True when Web Locks and BroadcastChannel exist here. */
   static available(): boolean {
@@ -83,7 +85,7 @@ export class TabCoordinator implements Transport {
 
   constructor(
     private readonly userId: string,
-    private readonly createSession: () => Transport,
+    private readonly createSession: (context: { handover: boolean }) => Transport,
     options: TabOptions,
   ) {
     this.tabId = options.tabId ?? Math.random().toString(36).slice(2);
@@ -173,7 +175,7 @@ export class TabCoordinator implements Transport {
       return;
     }
     this.failProxied();
-    const session = this.createSession();
+    const session = this.createSession({ handover: this.sawLeader });
     this.session = session;
     session.subscribe({
       push: (push) => {
@@ -200,6 +202,7 @@ export class TabCoordinator implements Transport {
         if (leader !== undefined) this.post({ t: 'state', state: leader.state });
         break;
       case 'state':
+        this.sawLeader = true;
         if (leader === undefined) this.setState(message.state);
         break;
       case 'push':

@@ -5,7 +5,7 @@
 // builds them first.
 
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +34,7 @@ describe.skipIf(missing.length > 0)('real cluster: two users, a node killed mid-
   const state = mkdtempSync(join(tmpdir(), 'sendjay-client-it-'));
   let env: Record<string, string> = {};
   const clients: SendjayClient[] = [];
+  let passed = false;
 
   beforeAll(async () => {
     try {
@@ -58,9 +59,15 @@ describe.skipIf(missing.length > 0)('real cluster: two users, a node killed mid-
 
   afterAll(async () => {
     for (const c of clients) c.close();
-    await run('bash', [join(ROOT, 'deploy/local/stop.sh'), '--state-dir', state, '--purge'], { cwd: ROOT, timeout: 60_000 }).catch((e: unknown) => {
-      console.error(`stopping the test cluster failed: ${String(e)}; stop it with: bash deploy/local/stop.sh --state-dir ${state} --purge`);
-    });
+    const stopped = await run('bash', [join(ROOT, 'deploy/local/stop.sh'), '--state-dir', state, '--purge'], { cwd: ROOT, timeout: 60_000 }).then(
+      () => true,
+      (e: unknown) => {
+        console.error(`stopping the test cluster failed: ${String(e)}; stop it with: bash deploy/local/stop.sh --state-dir ${state} --purge`);
+        return false;
+      },
+    );
+    if (stopped && passed) rmSync(state, { recursive: true, force: true });
+    else console.warn(`cluster logs kept in ${state}/logs`);
   }, 70_000);
 
   it('loses and duplicates nothing across a SIGKILL of a node', async () => {
@@ -146,6 +153,7 @@ describe.skipIf(missing.length > 0)('real cluster: two users, a node killed mid-
       const mine = held(alice.client, room).filter((m) => m.sender_id === who).map((m) => m.body);
       expect(mine).toEqual(bodies.filter((b) => b.startsWith(who)));
     }
+    passed = true;
   }, 150_000);
 });
 

@@ -25,9 +25,10 @@ describe('tabs: one WebSocket per user, leader election and hand-over', () => {
     await node.stop();
   });
 
-  const openTab = (name: string): { client: SendjayClient; delivered: Message[] } => {
+  const openTab = (name: string, launch: 'manual' | 'auto' = 'manual'): { client: SendjayClient; delivered: Message[] } => {
     const client = new SendjayClient({
       login: loginFor('alice', node),
+      launch,
       outbox: store,
       router: { fetch: node.fetch },
       connection: { WebSocket: WS },
@@ -100,5 +101,17 @@ describe('tabs: one WebSocket per user, leader election and hand-over', () => {
     b.client.useHere();
     await until(() => a.client.state.status === 'online' && b.client.state.status === 'online');
     expect(node.connections.map((c) => c.launch)).toEqual(['manual', 'manual']);
+  });
+
+  it('a tab started with launch=auto that takes over from a closed leader connects with launch=manual (no 4011 on itself)', async () => {
+    const a = openTab('a', 'auto');
+    await until(() => a.client.state.status === 'online');
+    const b = openTab('b', 'auto');
+    await until(() => b.client.state.status === 'online');
+    a.client.close();
+    tabs.splice(tabs.indexOf(a.client), 1);
+    await until(() => b.client.holdsConnection && b.client.state.status === 'online');
+    expect(node.connections.map((c) => c.launch)).toEqual(['auto', 'manual']);
+    expect(node.assignCalls).toBe(1); // the new leader asked the router where to go
   });
 });
