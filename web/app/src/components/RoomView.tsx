@@ -7,6 +7,8 @@ import { useClientEvent } from '../use-client.ts';
 import { Composer } from './Composer.tsx';
 import { MessageList, type RowActions } from './MessageList.tsx';
 import { PendingMessage } from './PendingMessage.tsx';
+import { RoomInfoPanel } from './RoomInfoPanel.tsx';
+import { RoomSearch } from './RoomSearch.tsx';
 import { TypingIndicator } from './TypingIndicator.tsx';
 
 /**
@@ -20,6 +22,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const [error, setError] = useState<string | null>(null);
   const [quote, setQuote] = useState<Message | null>(null);
   const [unreadOf, setUnreadOf] = useState<{ seq: number; users: string[] } | null>(null);
+  const [panel, setPanel] = useState<'none' | 'info' | 'search'>('none');
   useClientEvent(client, 'room', (p) => p.roomId === roomId);
   useClientEvent(client, 'rooms');
   useClientEvent(client, 'outbox');
@@ -92,6 +95,12 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
         <button type="button" class="link" aria-pressed={room?.notifications === false} onClick={toggleMute}>
           {room?.notifications === false ? t.unmute : t.mute}
         </button>
+        <button type="button" class="link" aria-expanded={panel === 'search'} onClick={() => setPanel(panel === 'search' ? 'none' : 'search')}>
+          {t.search}
+        </button>
+        <button type="button" class="link" aria-expanded={panel === 'info'} onClick={() => setPanel(panel === 'info' ? 'none' : 'info')}>
+          {t.roomInfo}
+        </button>
         {!props.popup && (
           <button type="button" class="link" onClick={openWindow}>
             {t.openInNewWindow}
@@ -105,6 +114,10 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
             {t.close}
           </button>
         </p>
+      )}
+      {panel === 'search' && <RoomSearch client={client} roomId={roomId} onClose={() => setPanel('none')} />}
+      {panel === 'info' && room !== undefined && (
+        <RoomInfoPanel client={client} room={room} onClose={() => setPanel('none')} onLeft={props.onBack} />
       )}
       {unreadOf !== null && (
         <div class="unread-members" role="dialog" aria-label={t.notReadByLabel(unreadOf.users.length)}>
