@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -19,7 +20,7 @@ import { RouterApi } from '../src/router.js';
 import { until } from './support/test-node.js';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../../..');
+const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..'); // Node 18 has no import.meta.dirname
 const BIN = join(ROOT, 'target/debug');
 const missing = ['sendjay-node', 'sendjay-router'].filter((b) => !existsSync(join(BIN, b)));
 if (missing.length > 0) {
