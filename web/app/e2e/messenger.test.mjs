@@ -208,6 +208,35 @@ test('unsent messages stay pending across a reload and are sent once, in order, 
   await dave.context().close();
 });
 
+test('a group: created from people search, renamed (a system message), searched', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await alice.getByRole('button', { name: 'New chat' }).click();
+  await alice.getByLabel('Search people').fill('dave');
+  await alice.getByRole('button', { name: 'Search people' }).click();
+  await alice.getByRole('checkbox').first().check();
+  await alice.getByLabel('Group name').fill('Project X');
+  await alice.getByRole('button', { name: 'Create group' }).click();
+  await alice.locator('#room-title', { hasText: 'Project X' }).waitFor();
+  await send(alice, 'kickoff 회의 at 10');
+  await dave.locator('.room', { hasText: 'Project X' }).waitFor({ timeout: 20_000 });
+  await openRoom(dave, 'Project X');
+  await waitForMessages(dave, (t) => once(t, 'kickoff 회의 at 10'));
+  await alice.getByRole('button', { name: 'Room info' }).click();
+  await alice.getByLabel('Room name').fill('Project Y');
+  await alice.getByRole('button', { name: 'Rename' }).click();
+  await dave.locator('.message.system', { hasText: 'renamed the chat to "Project Y"' }).waitFor({ timeout: 20_000 });
+  await dave.locator('#room-title', { hasText: 'Project Y' }).waitFor({ timeout: 20_000 });
+  await dave.getByRole('button', { name: 'Search', exact: true }).click();
+  await dave.getByLabel('Search in this room').fill('회의');
+  await dave.getByLabel('Search in this room').press('Enter');
+  await dave.locator('.search-results li', { hasText: 'kickoff 회의 at 10' }).waitFor({ timeout: 20_000 });
+  await alice.context().close();
+  await dave.context().close();
+});
+
 test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {
   const alice = await (await newPerson(chrome.browser, cluster)).newPage();
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();

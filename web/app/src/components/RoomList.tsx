@@ -1,3 +1,4 @@
+import { useLayoutEffect } from 'preact/hooks';
 import type { RoomSummary } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { messagePreview, shortTime } from '../message-text.ts';
@@ -5,6 +6,11 @@ import { roomName } from '../room-name.ts';
 
 /** The rooms, most recently active first, with unread badges and the last message. */
 export function RoomList(props: { rooms: RoomSummary[]; selected: number | null; onOpen: (roomId: number) => void }) {
+  // User Timing of each render + commit (docs/benchmarks.md reads it: a 300-room list must take ≤ 50 ms).
+  const started = performance.now();
+  useLayoutEffect(() => {
+    performance.measure(`sendjay:room-list:${props.rooms.length}`, { start: started });
+  });
   if (props.rooms.length === 0) return <p class="empty">{t.noRooms}</p>;
   return (
     <ul class="room-list" aria-label={t.rooms}>
