@@ -48,6 +48,8 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Server-error attempts of one send before it is marked failed (10). */
   maxSendAttempts?: number;
+  /** Sync this often while online, to converge without traffic (§9 advice; default 5 min, 0 = never). */
+  periodicSyncMs?: number;
   /** A transport of your own (tests); replaces `tabs`/`connection`. */
   transport?: Transport;
 }
@@ -104,6 +106,8 @@ export class SendjayClient {
   private readonly requestTimeoutMs: number;
   private readonly maxSendAttempts: number;
   private lastCreatedAt = 0;
+  private readonly periodicSync: ReturnType<typeof setInterval> | undefined;
+  private readonly onVisible: (() => void) | undefined;
 
   constructor(options: ClientOptions) {
     this.userId = options.login.user_id;
@@ -130,6 +134,19 @@ export class SendjayClient {
       state: (state) => this.onState(state),
     });
     if (this.transport instanceof TabCoordinator) this.transport.onOutboxChanged(() => void this.outboxChanged());
+    const every = options.periodicSyncMs ?? 300_000;
+    const syncIfOnline = (): void => {
+      if (this.transport.state.status === 'online') void this.runSync().catch(() => undefined);
+    };
+    if (every > 0) this.periodicSync = setInterval(syncIfOnline, every);
+    // Back in the foreground: sync, as pushes can be lost without any sign (§9 advice).
+    const doc = (globalThis as { document?: { visibilityState: string; addEventListener(t: string, l: () => void): void } }).document;
+    if (doc !== undefined) {
+      this.onVisible = () => {
+        if (doc.visibilityState === 'visible') syncIfOnline();
+      };
+      doc.addEventListener('visibilitychange', this.onVisible);
+    }
   }
 
   /** Starts connecting (and loads the persisted outbox). */
@@ -341,6 +358,9 @@ export class SendjayClient {
   /** Stops this client (tab closing): the socket, if held here, goes to another tab. */
   close(): void {
     this.unsubscribe();
+    if (this.periodicSync !== undefined) clearInterval(this.periodicSync);
+    const doc = (globalThis as { document?: { removeEventListener(t: string, l: () => void): void } }).document;
+    if (this.onVisible !== undefined) doc?.removeEventListener('visibilitychange', this.onVisible);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     for (const t of this.countRefresh.values()) clearTimeout(t);
     this.transport.close();

@@ -58,6 +58,7 @@ export class Connection {
   private closed = false;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastFrameAt = Date.now();
+  private rejectOpened: ((e: Error) => void) | undefined;
   private readonly requestTimeoutMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly heartbeatTimeoutMs: number;
@@ -81,6 +82,7 @@ export class Connection {
     this.socket = new Ctor(target, ['sendjay.v1', `sendjay.token.${token}`]);
     this.socket.binaryType = 'arraybuffer';
     this.opened = new Promise((resolve, reject) => {
+      this.rejectOpened = reject;
       this.socket.onopen = () => {
         this.startHeartbeat();
         resolve();
@@ -188,6 +190,7 @@ export class Connection {
       waiting.reject(new ConnectionClosedError(waiting.op, code));
     }
     this.pending.clear();
+    this.rejectOpened?.(new ConnectionClosedError('connect', code)); // no effect once opened
     this.onClose(code, reason);
   }
 }

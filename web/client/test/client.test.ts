@@ -75,6 +75,17 @@ describe('SendjayClient: sync, gaps, de-duplication', () => {
     expect(delivered.map((m) => m.seq)).toEqual([6, 7, 8]);
   });
 
+  it('converges without traffic: a periodic sync fetches messages whose pushes were all lost', async () => {
+    client = new SendjayClient({ login: loginFor('alice', node), tabs: false, router: { fetch: node.fetch }, connection: { WebSocket: WS }, periodicSyncMs: 200 });
+    client.on('message', (m) => delivered.push(m));
+    client.start();
+    await until(() => client.rooms().length === 2);
+    node.faults.dropMessagePushes = true;
+    node.post(8, 'carol', 'silent');
+    await until(() => delivered.length === 1, 3000, 'periodic sync');
+    expect(delivered[0]?.body).toBe('silent');
+  });
+
   it('pages sync until has_more is false', async () => {
     start();
     await until(() => client.rooms().length === 2);
