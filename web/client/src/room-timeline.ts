@@ -78,6 +78,9 @@ export class RoomTimeline {
     for (const m of messages) {
       if (m.room_id !== this.roomId) continue;
       const held = this.bySeq.get(m.seq);
+      // An old message not adjacent to the held window (a duplicate push of a trimmed one) would leave a hole in
+      // the window: history brings it back when the user scrolls there.
+      if (held === undefined && m.seq <= this.cursorSeq && this.bySeq.size > 0 && m.seq < this.lowest - 1) continue;
       if (held === undefined || !sameMessage(held, m)) {
         // A seq at or below the cursor that we never held is history below the starting point (or a trimmed
         // message): keep it for the window, but it is not new.
@@ -97,7 +100,7 @@ export class RoomTimeline {
 
   /** Stores an older page from `history`/`open_room` (newest first or any order) and records whether more exist. */
   storeOlder(messages: readonly Message[], hasMore: boolean): StoreOutcome {
-    const outcome = this.store(messages);
+    const outcome = this.store([...messages].sort((a, b) => b.seq - a.seq)); // newest first: each one adjoins the window
     const pageLowest = messages.reduce((min, m) => Math.min(min, m.seq), Number.POSITIVE_INFINITY);
     if (pageLowest <= this.lowest) this.hasOlder = hasMore;
     return outcome;

@@ -71,6 +71,16 @@ describe('RoomTimeline', () => {
     expect(t.hide(9)).toBe(false);
   });
 
+  it('does not let a stray old duplicate punch a hole into the window; history pages extend it', () => {
+    const t = new RoomTimeline(7, 0);
+    t.store(Array.from({ length: 300 }, (_, i) => msg(7, i + 1)));
+    t.trim(100); // holds 201..300
+    expect(t.store([msg(7, 50)]).changed).toBe(false);
+    expect(t.lowestSeq).toBe(201);
+    t.storeOlder([msg(7, 199), msg(7, 200), msg(7, 198)], true); // any order
+    expect(t.messages().map((m) => m.seq).slice(0, 4)).toEqual([198, 199, 200, 201]);
+  });
+
   it('trims old messages below the cursor to bound memory', () => {
     const t = new RoomTimeline(7, 0);
     t.store(Array.from({ length: 500 }, (_, i) => msg(7, i + 1)));
