@@ -2,6 +2,7 @@ import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { decodeFrame, encodeRequest } from '../src/codec.js';
 import { ProtocolError } from '../src/errors.js';
+import { msg } from './support/messages.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -27,21 +28,7 @@ describe('codec', () => {
       kind: 'push',
       push: {
         event: 'message',
-        message: {
-          room_id: 2 ** 53 - 1,
-          seq: 4_294_967_296,
-          client_msg_id: 'x',
-          sender_id: '사용자',
-          kind: 'text',
-          body: '안녕 hello',
-          created_at_ms: -5,
-          reply_to: null,
-          file: null,
-          system: null,
-          forwarded: false,
-          revoked: false,
-          hidden: false,
-        },
+        message: msg(2 ** 53 - 1, 4_294_967_296, { sender_id: '사용자', body: '안녕 hello', created_at_ms: -5 }),
       },
     };
     expect(decodeFrame(encode(push))).toEqual(push);

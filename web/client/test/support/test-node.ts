@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { Message, RoomSummary } from '../../src/protocol.js';
 import type { FetchLike } from '../../src/router.js';
+import { msg } from './messages.js';
 
 type Args = Record<string, unknown>;
 
@@ -233,21 +234,7 @@ export class TestNode {
   }
 
   private store(room: Room, sender: string, cmid: string, body: string): Message {
-    const m: Message = {
-      room_id: room.id,
-      seq: room.messages.length + 1,
-      client_msg_id: cmid,
-      sender_id: sender,
-      kind: 'text',
-      body,
-      created_at_ms: Date.now(),
-      reply_to: null,
-      file: null,
-      system: null,
-      forwarded: false,
-      revoked: false,
-      hidden: false,
-    };
+    const m: Message = { ...msg(room.id, room.messages.length + 1), client_msg_id: cmid, sender_id: sender, body, created_at_ms: Date.now() };
     room.messages.push(m);
     room.read.set(sender, m.seq);
     return m;
