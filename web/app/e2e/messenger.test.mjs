@@ -256,12 +256,16 @@ test('a node killed mid-conversation: no message lost or duplicated on screen', 
     await send(alice, `during outage ${i}`);
   }
   await send(dave, 'dave while his node is gone');
+  // dave's node is gone for longer than 2 s (the router keeps assigning it until SENDJAY_NODE_TIMEOUT_SECS), so the
+  // status line appears, and goes away once he is back.
+  await dave.getByText('Reconnecting…').waitFor({ timeout: 20_000 });
   for (let i = 1; i <= 3; i++) {
     sent.push(`after kill ${i}`);
     await send(alice, `after kill ${i}`);
     await alice.waitForTimeout(300);
   }
   const atDave = await waitForMessages(dave, (t) => sent.every((s) => once(t, s)), 60_000, 'every message at dave once');
+  await dave.getByText('Reconnecting…').waitFor({ state: 'detached', timeout: 20_000 });
   const positions = sent.map((s) => atDave.indexOf(s));
   assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'in the order sent');
   await waitForMessages(alice, (t) => once(t, 'dave while his node is gone'), 40_000, "dave's message at alice");

@@ -32,12 +32,14 @@ export function messagePreview(message: Message): string {
   return message.body.replace(/\s+/g, ' ').slice(0, 120);
 }
 
+// One formatter each, made once: toLocaleTimeString() builds a new Intl formatter per call (slow in long lists).
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dateFormat = new Intl.DateTimeFormat();
+
 /** "14:05" today, else the date. */
 export function shortTime(ms: number): string {
   const d = new Date(ms);
   const today = new Date();
-  if (d.toDateString() === today.toDateString()) {
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-  }
-  return d.toLocaleDateString();
+  const sameDay = d.getFullYear() === today.getFullYear() && d.getMonth() === today.getMonth() && d.getDate() === today.getDate();
+  return sameDay ? timeFormat.format(d) : dateFormat.format(d);
 }

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import { useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Message } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { MessageRow } from './MessageRow.tsx';
@@ -41,15 +41,21 @@ export function MessageList(props: {
   const atBottom = useRef(true);
   const anchor = useRef<{ seq: number; delta: number } | null>(null);
   const loading = useRef(false);
-  const [, setVersion] = useState(0);
+  const [version, setVersion] = useState(0);
   const [view, setView] = useState({ top: 0, height: 600 });
 
-  const tops = new Array<number>(messages.length);
-  let total = 0;
-  for (let i = 0; i < messages.length; i++) {
-    tops[i] = total;
-    total += heights.current.get(messages[i]!.seq) ?? ESTIMATED_ROW_PX;
-  }
+  // Row offsets: recomputed only when the messages or a measured height change, not on every scroll frame.
+  const { tops, total, indexOf } = useMemo(() => {
+    const tops = new Array<number>(messages.length);
+    const indexOf = new Map<number, number>();
+    let total = 0;
+    for (let i = 0; i < messages.length; i++) {
+      tops[i] = total;
+      indexOf.set(messages[i]!.seq, i);
+      total += heights.current.get(messages[i]!.seq) ?? ESTIMATED_ROW_PX;
+    }
+    return { tops, total, indexOf };
+  }, [messages, version]);
   const first = Math.max(0, lowerBound(tops, view.top - OVERSCAN_PX) - 1);
   const last = Math.min(messages.length, lowerBound(tops, view.top + view.height + OVERSCAN_PX) + 1);
 
@@ -88,8 +94,8 @@ export function MessageList(props: {
     if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     } else if (anchor.current !== null) {
-      const i = messages.findIndex((m) => m.seq === anchor.current!.seq);
-      if (i >= 0) {
+      const i = indexOf.get(anchor.current.seq);
+      if (i !== undefined) {
         const want = tops[i]! + anchor.current.delta;
         if (Math.abs(el.scrollTop - want) > 1) el.scrollTop = want;
       }

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Message, SendjayClient } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { messagePreview } from '../message-text.ts';
@@ -56,7 +56,8 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
     if (opened && watching && online && unread > 0) void client.markRead(roomId).catch(() => undefined);
   }, [opened, watching, online, unread, roomId]);
 
-  const messages = client.messages(roomId).filter((m) => !m.hidden);
+  const held = client.messages(roomId); // the same array until the room changes
+  const messages = useMemo(() => held.filter((m) => !m.hidden), [held]);
   const pending = client.outbox(roomId);
   const name = roomName(room);
 
