@@ -97,6 +97,8 @@ export class SendjayClient {
   private syncedConnection: string | undefined;
   private syncRunning: Promise<void> | undefined;
   private syncAgain = false;
+  private gapRetry: ReturnType<typeof setTimeout> | undefined;
+  private gapRetries = 0;
   private flushing = false;
   private flushAgain = false;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -362,6 +364,7 @@ export class SendjayClient {
     const doc = (globalThis as { document?: { removeEventListener(t: string, l: () => void): void } }).document;
     if (this.onVisible !== undefined) doc?.removeEventListener('visibilitychange', this.onVisible);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.gapRetry !== undefined) clearTimeout(this.gapRetry);
     for (const t of this.countRefresh.values()) clearTimeout(t);
     this.transport.close();
   }
@@ -525,9 +528,28 @@ export class SendjayClient {
       } finally {
         this.syncRunning = undefined;
       }
+      this.retryIfGapRemains();
     };
     this.syncRunning = run();
     return this.syncRunning;
+  }
+
+  /**
+   * A gap can outlive a sync: a message pushed right after its commit may be ahead of an earlier seq still being
+   * committed (§9: sync sees seq N only after every seq below it). Look again shortly, a few times.
+   */
+  private retryIfGapRemains(): void {
+    const gap = [...this.timelines.values()].some((t) => t.hasGap);
+    if (!gap) {
+      this.gapRetries = 0;
+      return;
+    }
+    if (this.gapRetry !== undefined || this.gapRetries >= 5) return;
+    this.gapRetries += 1;
+    this.gapRetry = setTimeout(() => {
+      this.gapRetry = undefined;
+      void this.runSync().catch(() => undefined);
+    }, 500 * this.gapRetries);
   }
 
   private async syncPages(): Promise<void> {

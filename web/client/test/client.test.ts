@@ -86,6 +86,20 @@ describe('SendjayClient: sync, gaps, de-duplication', () => {
     expect(delivered[0]?.body).toBe('silent');
   });
 
+  it('looks again when a sync could not fill a gap yet (a push ahead of a commit still in progress)', async () => {
+    start();
+    await until(() => client.rooms().length === 2);
+    // seq 7 is pushed before seq 6 is visible to sync
+    node.push('alice', { event: 'message', message: { ...node.stored(7)[0], seq: 7, client_msg_id: 'early', body: 'early' } });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(delivered).toEqual([]);
+    node.faults.dropMessagePushes = true;
+    node.post(7, 'bob', 'six');
+    node.post(7, 'bob', 'seven');
+    await until(() => delivered.length === 2, 5000, 'gap filled by a later sync');
+    expect(delivered.map((m) => m.seq)).toEqual([6, 7]);
+  });
+
   it('pages sync until has_more is false', async () => {
     start();
     await until(() => client.rooms().length === 2);
