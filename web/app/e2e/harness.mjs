@@ -2,7 +2,8 @@
 // stopped at the end even on failure) and Debian's chromium driven by playwright-core.
 //
 // Env: SENDJAY_E2E_PROFILE=debug|release (binaries of target/<profile>, default debug, never built here);
-// CHROMIUM_PATH (default /usr/bin/chromium); SENDJAY_E2E_SCREENSHOTS=DIR (default docs/screenshots).
+// CHROMIUM_PATH (default /usr/bin/chromium); SENDJAY_E2E_SCREENSHOTS=DIR (default docs/screenshots);
+// SENDJAY_E2E_STATE_DIR=DIR (default a new temporary directory) for the cluster's state.
 
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,7 +20,15 @@ export const SCREENSHOTS = process.env.SENDJAY_E2E_SCREENSHOTS ?? join(ROOT, 'do
 
 /** Starts a cluster with 2 nodes; returns its cluster.env as an object plus `stop()`. */
 export function startCluster() {
-  const stateDir = mkdtempSync(join(tmpdir(), 'sendjay-e2e-'));
+  // SENDJAY_E2E_STATE_DIR lets scripts/test.sh stop a cluster this process could not (killed by its time limit).
+  const stateDir = process.env.SENDJAY_E2E_STATE_DIR ?? mkdtempSync(join(tmpdir(), 'sendjay-e2e-'));
+  mkdirSync(stateDir, { recursive: true });
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    process.once(signal, () => {
+      stopCluster(stateDir);
+      process.exit(130);
+    });
+  }
   const args = ['deploy/local/cluster.sh', '--detach', '--fresh', '--no-build', '--users', '0', '--state-dir', stateDir];
   if ((process.env.SENDJAY_E2E_PROFILE ?? 'debug') === 'debug') args.push('--debug');
   const log = join(stateDir, 'cluster.out');
