@@ -237,6 +237,21 @@ test('a group: created from people search, renamed (a system message), searched'
   await dave.context().close();
 });
 
+test('"open in a new window": the room in its own window shares the session', async () => {
+  const context = await newPerson(chrome.browser, cluster);
+  const main = await context.newPage();
+  await signIn(main, 'bob');
+  await openRoom(main, 'General');
+  const [popup] = await Promise.all([context.waitForEvent('page'), main.getByRole('button', { name: 'Open in a new window' }).click()]);
+  await popup.locator('#room-title', { hasText: 'General' }).waitFor({ timeout: 20_000 });
+  assert.equal(await popup.locator('.sidebar').count(), 0, 'the popup shows the room only');
+  await send(popup, 'from the popup window');
+  await waitForMessages(main, (t) => once(t, 'from the popup window'), 20_000, "the popup's message in the main window");
+  await main.waitForTimeout(1000);
+  assert.equal(await main.getByText('Signed in elsewhere').count(), 0, 'the main window keeps the session');
+  await context.close();
+});
+
 test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {
   const alice = await (await newPerson(chrome.browser, cluster)).newPage();
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();
