@@ -128,8 +128,18 @@ test('a muted room raises no notification and an unmuted one does', async () => 
   // dave is on the room list (no room open): a new message notifies.
   await send(alice, 'notify me');
   await dave.waitForFunction(() => window.__notifications.some((n) => n.body === 'notify me'), null, { timeout: 20_000 });
+  // The room list shows the unread badge and the preview, and the tab title the total.
+  const general = dave.locator('.room', { hasText: 'General' });
+  await general.locator('.badge').waitFor();
+  await general.locator('.room-preview', { hasText: 'notify me' }).waitFor();
+  assert.match(await dave.title(), /^\(\d+\) sendjay$/, 'the total unread is in the tab title');
+  assert.deepEqual(await seriousViolations(dave), [], 'room list with unread badges');
+  await screenshot(dave, 'rooms-unread');
   // dave mutes General, goes back to the list; the next message must not notify.
   await openRoom(dave, 'General');
+  // Opened while visible and focused: read, so the badge goes and the title has no count.
+  await general.locator('.badge').waitFor({ state: 'detached' });
+  await dave.waitForFunction(() => document.title === 'sendjay');
   await dave.getByRole('button', { name: 'Mute notifications' }).click();
   await dave.getByRole('button', { name: 'Unmute notifications' }).waitFor();
   await dave.getByRole('button', { name: 'Back' }).click();
