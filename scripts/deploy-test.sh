@@ -354,7 +354,7 @@ start_cluster() {
     rm -rf "$STATE/logs" "$STATE/nginx"
     mkdir -p "$STATE"
     LB_PORT=$(pick_port 7380)
-    local flags=(--detach --fresh --no-build --nodes 3 --users 20 --state-dir "$STATE")
+    local flags=(--detach --fresh --no-build --no-web --nodes 3 --users 20 --state-dir "$STATE")
     [ "$PROFILE" = debug ] && flags+=(--debug)
     CLUSTER_STARTED=1
     # Every node announces the URL of its own path through the balancer.

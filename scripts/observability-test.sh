@@ -96,7 +96,7 @@ build() {
 start_cluster() {
     rm -rf "$STATE/logs" # cluster.sh appends; the log checks must see this run only
     mkdir -p "$STATE"
-    local flags=(--detach --fresh --no-build --users "$USERS" --state-dir "$STATE")
+    local flags=(--detach --fresh --no-build --no-web --users "$USERS" --state-dir "$STATE")
     [ "$PROFILE" = debug ] && flags+=(--debug)
     STARTED=1
     if SENDJAY_LOG_FORMAT=json SENDJAY_LOG=debug \

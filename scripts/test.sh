@@ -7,6 +7,8 @@
 #      chat client as alice sending and as bob and dave receiving, then deploy/local/stop.sh
 #      then the observability check (scripts/observability-test.sh: a real Prometheus scraping a local cluster;
 #      skip with SENDJAY_SKIP_OBSERVABILITY=1)
+#      then the web client (web/client, web/app): npm ci, lint, unit tests, build, and the browser tests in
+#      headless Chromium against their own cluster (skip with SENDJAY_SKIP_WEB=1)
 #   4. cargo clippy -D warnings and cargo fmt --check (skip with SENDJAY_SKIP_LINT=1)
 #
 # Exits non-zero when anything failed. The last line is "N passed, M failed" for the smoke checks.
@@ -21,6 +23,8 @@ cd "$ROOT" || exit 1
 SJ_PREFIX="test"
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/web.sh
+. "$ROOT/scripts/lib/web.sh"
 
 section() { printf '\n===== %s =====\n' "$*"; }
 if [ "${CI:-}" = true ]; then
@@ -79,7 +83,7 @@ trap 'exit 130' INT TERM
 
 smoke_start() {
     mkdir -p "$SMOKE"
-    local flags=(--detach --fresh --users 0 --state-dir "$SMOKE")
+    local flags=(--detach --fresh --no-web --users 0 --state-dir "$SMOKE") # the web step below tests the app
     [ "$PROFILE" = debug ] && flags+=(--debug)
     SMOKE_STARTED=1
     if bash "$ROOT/deploy/local/cluster.sh" "${flags[@]}" >"$SMOKE/cluster.out" 2>&1; then
@@ -231,6 +235,53 @@ if [ "${SENDJAY_SKIP_DEPLOY:-0}" = 1 ]; then
 else
     check "deployment: behind nginx, unit files, manifests, compose and settings all check out" \
         bash "$ROOT/scripts/deploy-test.sh"
+fi
+
+# --- web (issue #14): the protocol package and the app, then the browser tests ---------------------------
+# Node.js/npm and chromium come from apt-get when missing. Three checks: web/client (npm ci, lint, unit tests),
+# web/app (npm ci, lint, build), the browser tests (playwright-core + /usr/bin/chromium, their own cluster on the
+# debug binaries built by cargo test above, at most 5 minutes). SENDJAY_SKIP_WEB=1 skips it.
+section "web: web/client and web/app (npm ci, lint, unit tests, build, browser tests)"
+WEB_OUT=$ROOT/.local/web-test
+web_client() {
+    (
+        ensure_node
+        npm_ci "$ROOT/web/client"
+        cd "$ROOT/web/client" && npm run --silent lint && npm test --silent
+    )
+}
+web_app() {
+    (
+        ensure_node
+        npm_ci "$ROOT/web/client"
+        npm_ci "$ROOT/web/app"
+        cd "$ROOT/web/app" && npm run --silent lint && npm run --silent build
+    )
+}
+web_browser() {
+    (
+        ensure_chromium
+        mkdir -p "$WEB_OUT"
+        local rc=0
+        cd "$ROOT/web/app" &&
+            SENDJAY_E2E_PROFILE=${SENDJAY_SMOKE_PROFILE:-debug} SENDJAY_E2E_SCREENSHOTS=$WEB_OUT/screenshots \
+                SENDJAY_E2E_STATE_DIR=$WEB_OUT/cluster timeout -k 10 300 node --test e2e/ || rc=$?
+        [ "$rc" = 124 ] && say "the browser tests took over 5 minutes and were stopped"
+        # The tests stop their cluster themselves; this catches one left by a run that was killed.
+        bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster" --purge >/dev/null 2>&1 || true
+        return "$rc"
+    )
+}
+if [ "${SENDJAY_SKIP_WEB:-0}" = 1 ]; then
+    say "skipped (SENDJAY_SKIP_WEB=1)"
+else
+    check "web/client: npm ci, lint (tsc + eslint), unit tests" web_client
+    if check "web/app: npm ci, lint (tsc + eslint), build" web_app; then
+        check "web: browser tests (headless Chromium, alice and dave on two nodes; screenshots in .local/web-test)" web_browser
+    else
+        FAILED=$((FAILED + 1))
+        say "FAIL  web: browser tests (not run: the app did not build)"
+    fi
 fi
 
 # --- 4. lint ---------------------------------------------------------------------------------------------

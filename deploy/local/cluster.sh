@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a complete sendjay cluster on this machine, on 127.0.0.1 only:
 # a private PostgreSQL and a private Redis (own data, own ports — never the machine's 5432/6379),
-# migrations, a demo organisation, one router and N nodes. Ctrl-C (or SIGTERM) stops everything.
+# migrations, a demo organisation, one router (serving the web app at /) and N nodes. Ctrl-C (or SIGTERM) stops everything.
 #
 #   bash deploy/local/cluster.sh              # build, start, print how to connect, run until Ctrl-C
 #   bash deploy/local/cluster.sh --detach     # start and return; stop later with deploy/local/stop.sh
@@ -13,6 +13,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SJ_PREFIX=cluster
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/web.sh
+. "$ROOT/scripts/lib/web.sh"
 
 usage() {
     cat <<EOF
@@ -23,7 +25,8 @@ usage: bash deploy/local/cluster.sh [options]
   --fresh           wipe the cluster's PostgreSQL data first (default: keep it between runs)
   --users N         generated demo users besides alice, bob, carol and dave (default 20)
   --debug           build and run debug binaries (faster to build, slower to run)
-  --no-build        do not run cargo build; use the binaries already in target/
+  --no-build        do not run cargo build; use the binaries already in target/ (and web/app/dist as it is)
+  --no-web          do not build or serve the web app (the router answers / with 404)
   --state-dir DIR   where data, logs and PIDs go (default .local/cluster; env SENDJAY_CLUSTER_DIR)
   -h, --help        this text
 
@@ -40,6 +43,7 @@ FRESH=0
 USERS=20
 PROFILE=release
 BUILD=1
+WEB=1
 STATE=${SENDJAY_CLUSTER_DIR:-$ROOT/.local/cluster}
 while [ "$#" -gt 0 ]; do
     case $1 in
@@ -71,6 +75,7 @@ while [ "$#" -gt 0 ]; do
     --fresh) FRESH=1 && shift ;;
     --debug) PROFILE=debug && shift ;;
     --no-build) BUILD=0 && shift ;;
+    --no-web) WEB=0 && shift ;;
     -h | --help) usage && exit 0 ;;
     *)
         usage >&2
@@ -92,7 +97,7 @@ STOP="bash $ROOT/deploy/local/stop.sh"
 # Nodes wait this long for clients to move away when stopped (docs/protocol.md §12); short for a local cluster.
 DRAIN_GRACE_SECS=${SENDJAY_DRAIN_GRACE_SECS:-5}
 
-TOTAL_STEPS=7
+TOTAL_STEPS=8
 step() { say "[$1/$TOTAL_STEPS] $2"; }
 
 # --- refuse to start twice -------------------------------------------------------------------------------
@@ -125,6 +130,19 @@ fi
 for b in sendjay-node sendjay-router sendjay-loadtest sendjay-chat; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run without --no-build (or: cargo build$([ "$PROFILE" = release ] && echo ' --release') -p sendjay-node -p sendjay-router -p sendjay-loadtest -p sendjay-client)"
 done
+
+# --- 3. the web app --------------------------------------------------------------------------------------
+WEB_DIR=$ROOT/web/app/dist
+if [ "$WEB" = 0 ]; then
+    step 3 "skipping the web app (--no-web)"
+elif [ "$BUILD" = 1 ] || [ ! -f "$WEB_DIR/index.html" ]; then
+    step 3 "building the web app (Node.js; npm ci in web/client and web/app, npm run build in web/app)"
+    mkdir -p "$STATE/logs"
+    build_web_app "$STATE/logs/web-build.log"
+    say "web app built into $WEB_DIR"
+else
+    step 3 "using the web app already built in $WEB_DIR (--no-build)"
+fi
 
 # --- everything started from here is stopped on failure, Ctrl-C or SIGTERM ------------------------------
 mkdir -p "$LOGS" "$PIDS" "$STATE/redis"
@@ -175,8 +193,8 @@ fail_with_log() {
 # write_env KEY VALUE — records a setting in cluster.env (read by stop.sh and scripts/test.sh).
 write_env() { printf '%s=%q\n' "$1" "$2" >>"$ENV_FILE"; }
 
-# --- 3. PostgreSQL ---------------------------------------------------------------------------------------
-step 3 "starting a private PostgreSQL (127.0.0.1 only, trust auth)"
+# --- 4. PostgreSQL ---------------------------------------------------------------------------------------
+step 4 "starting a private PostgreSQL (127.0.0.1 only, trust auth)"
 PG_RUN=()
 if is_root; then
     PG_RUN=(runuser -u postgres --)
@@ -273,8 +291,8 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$PG_DB"
 write_env DATABASE_URL "$DATABASE_URL"
 say "PostgreSQL is up: $DATABASE_URL (log $LOGS/postgres.log)"
 
-# --- 4. Redis --------------------------------------------------------------------------------------------
-step 4 "starting a private Redis (127.0.0.1 only, no persistence)"
+# --- 5. Redis --------------------------------------------------------------------------------------------
+step 5 "starting a private Redis (127.0.0.1 only, no persistence)"
 redis_ping() {
     (
         exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
@@ -311,8 +329,8 @@ REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 write_env REDIS_URL "$REDIS_URL"
 say "Redis is up: $REDIS_URL (log $LOGS/redis.log)"
 
-# --- 5. schema and demo data -----------------------------------------------------------------------------
-step 5 "applying migrations and seeding the demo organisation"
+# --- 6. schema and demo data -----------------------------------------------------------------------------
+step 6 "applying migrations and seeding the demo organisation"
 # The signing secret stays in a 0600 file and reaches the servers through the environment, not argv (ps).
 if [ ! -s "$STATE/jwt-secret" ]; then
     (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$STATE/jwt-secret")
@@ -327,14 +345,16 @@ tail -n 1 "$LOGS/migrate.log" | sed "s/^/[$SJ_PREFIX] migrate: /"
     fail_with_log seed "$LOGS/seed.log" "seeding the demo data failed; see $LOGS/seed.log"
 tail -n 1 "$LOGS/seed.log" | sed "s/^/[$SJ_PREFIX] seed: /"
 
-# --- 6. router and nodes ---------------------------------------------------------------------------------
-step 6 "starting 1 router and $NODES node(s)"
+# --- 7. router and nodes ---------------------------------------------------------------------------------
+step 7 "starting 1 router and $NODES node(s)"
 # launch NAME PORT — starts the router (NAME=router) or node NAME, listening on 127.0.0.1:PORT.
 launch() {
     local name=$1 port=$2
     if [ "$name" = router ]; then
+        local web=()
+        [ "$WEB" = 1 ] && web=(--web-dir "$WEB_DIR")
         start_bg router "$LOGS/router.log" "$BIN/sendjay-router" serve --listen "127.0.0.1:$port" \
-            --database-url "$DATABASE_URL" --redis-url "$REDIS_URL"
+            --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" "${web[@]}"
     else
         start_bg "$name" "$LOGS/$name.log" env SENDJAY_DRAIN_GRACE_SECS="$DRAIN_GRACE_SECS" \
             "$BIN/sendjay-node" --listen "127.0.0.1:$port" --node-id "$name" \
@@ -392,10 +412,11 @@ for i in $(seq "$NODES"); do
     NODE_URLS+=("http://127.0.0.1:${PORT_OF[node-$i]}")
 done
 write_env ROUTER_URL "$ROUTER_URL"
+write_env WEB_APP_URL "$([ "$WEB" = 1 ] && echo "$ROUTER_URL/")"
 write_env NODE_URLS "${NODE_URLS[*]}"
 
-# --- 7. how to connect -----------------------------------------------------------------------------------
-step 7 "logging in the demo users through the router"
+# --- 8. how to connect -----------------------------------------------------------------------------------
+step 8 "logging in the demo users through the router"
 login() { # USER -> JSON on stdout
     curl -sS -m 10 -X POST "$ROUTER_URL/v1/login" -H 'Content-Type: application/json' \
         -d "{\"user_id\": \"$1\", \"password\": \"sendjay\", \"device\": \"web\"}"
@@ -421,8 +442,9 @@ CHAT="$(realpath --relative-to="$PWD" "$BIN/sendjay-chat" 2>/dev/null || echo "$
 cat <<EOF
 
   sendjay is running (state and logs in $STATE).
+$(if [ "$WEB" = 1 ]; then printf '\n  Open %s/ in a browser (the web messenger; log in as alice, password sendjay).\n' "$ROUTER_URL"; fi)
 
-  router      $ROUTER_URL          (POST /v1/login, GET /v1/assign, /readyz, /metrics)
+  router      $ROUTER_URL          (the web app at /, POST /v1/login, GET /v1/assign, /readyz, /metrics)
 $(for i in $(seq "$NODES"); do printf '  node-%-5s  %s/v1/ws   (/readyz, /metrics on %s)\n' "$i" "${NODE_URLS[$((i - 1))]/http:/ws:}" "${NODE_URLS[$((i - 1))]}"; done)
   PostgreSQL  $DATABASE_URL
   Redis       $REDIS_URL

@@ -44,6 +44,9 @@ pub struct RouterConfig {
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Directory of the built web app (with index.html) served at `/`; unset serves no app.
+    #[arg(long, env = "SENDJAY_WEB_DIR")]
+    pub web_dir: Option<std::path::PathBuf>,
 }
 
 impl RouterConfig {
@@ -121,6 +124,14 @@ impl RouterConfig {
             return Err(RouterError::Config(
                 "SENDJAY_LOG_FORMAT: must be `text` or `json`".into(),
             ));
+        }
+        if let Some(dir) = &self.web_dir {
+            if !dir.join("index.html").is_file() {
+                return Err(RouterError::Config(format!(
+                    "SENDJAY_WEB_DIR: {} has no index.html; build the app (npm ci && npm run build in web/app) or unset it",
+                    dir.display()
+                )));
+            }
         }
         Ok(())
     }

@@ -91,6 +91,9 @@ async fn dispatch(req: Request<Incoming>, ctx: Arc<RouterContext>) -> Response<B
             ),
         },
         (&Method::GET, "/metrics") => text(StatusCode::OK, crate::metrics::render(&ctx).await),
+        (method, path) if crate::web_app::handles(method, path) => {
+            crate::web_app::serve(ctx.config.web_dir.as_deref(), method, path).await
+        }
         _ => error(
             StatusCode::NOT_FOUND,
             "not_found",

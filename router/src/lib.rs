@@ -13,6 +13,7 @@ pub mod load_seed;
 pub mod metrics;
 pub mod nodes;
 pub mod seed;
+pub mod web_app;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

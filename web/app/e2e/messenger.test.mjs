@@ -1,0 +1,303 @@
+// The web messenger in headless Chromium against a real local cluster (2 nodes, PostgreSQL, Redis), one cluster
+// for the whole file. Tests run in order; the node-kill test comes last because it takes a node away.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import {
+  killNode,
+  launchBrowser,
+  newPerson,
+  openRoom,
+  screenshot,
+  send,
+  seriousViolations,
+  shownMessages,
+  signIn,
+  startCluster,
+  stopCluster,
+  waitForMessages,
+} from './harness.mjs';
+
+let cluster;
+let chrome;
+
+before(async () => {
+  cluster = startCluster();
+  chrome = await launchBrowser();
+});
+
+after(async () => {
+  await chrome?.close();
+  if (cluster !== undefined) stopCluster(cluster.stateDir);
+});
+
+const once = (texts, text) => texts.filter((t) => t === text).length === 1;
+const notifications = (page) => page.evaluate(() => window.__notifications);
+
+test('alice and dave, on different nodes, chat both ways; screens pass axe', async () => {
+  assert.notEqual(cluster.NODE_OF_ALICE, cluster.NODE_OF_DAVE, 'the demo assigns alice and dave to different nodes');
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+
+  await alice.goto('/');
+  await alice.getByLabel('User ID').waitFor();
+  assert.deepEqual(await seriousViolations(alice), [], 'login screen');
+  await screenshot(alice, 'login');
+
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  assert.deepEqual(await seriousViolations(alice), [], 'room list');
+  await screenshot(alice, 'rooms');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  await send(alice, 'hello dave, from alice');
+  await waitForMessages(dave, (t) => once(t, 'hello dave, from alice'), 20_000, "alice's message at dave");
+  await send(dave, 'hi alice — dave here');
+  await waitForMessages(alice, (t) => once(t, 'hi alice — dave here'), 20_000, "dave's message at alice");
+  await send(dave, 'line one\nline two');
+  await waitForMessages(alice, (t) => t.includes('line one\nline two'), 20_000, 'a two-line message');
+  await waitForMessages(dave, (t) => once(t, 'hello dave, from alice') && once(t, 'hi alice — dave here'));
+  assert.deepEqual(await seriousViolations(alice), [], 'room screen');
+  await screenshot(alice, 'room');
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('Korean IME: Enter during composition never sends; the last syllable is sent once', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster, { locale: 'ko-KR' })).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  const box = alice.getByLabel('메시지');
+  await box.click();
+  const cdp = await alice.context().newCDPSession(alice);
+  const compose = (text) => cdp.send('Input.imeSetComposition', { text, selectionStart: text.length, selectionEnd: text.length });
+  await compose('ㅇ');
+  await compose('아');
+  await compose('안');
+  await cdp.send('Input.insertText', { text: '안' });
+  await compose('ㄴ');
+  await compose('녀');
+  await compose('녕');
+  // The Enter that ends a composition: keyCode 229 while composing. It must commit, not send.
+  await cdp.send('Input.dispatchKeyEvent', { type: 'rawKeyDown', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 229, nativeVirtualKeyCode: 229 });
+  await cdp.send('Input.dispatchKeyEvent', { type: 'keyUp', key: 'Enter', code: 'Enter', windowsVirtualKeyCode: 229, nativeVirtualKeyCode: 229 });
+  await cdp.send('Input.insertText', { text: '녕' });
+  await alice.waitForTimeout(700);
+  assert.equal(await box.inputValue(), '안녕', 'the composition is committed and still in the box');
+  assert.equal((await shownMessages(alice)).filter((t) => t.startsWith('안녕')).length, 0, 'nothing was sent during composition');
+  await box.press('Enter');
+  await waitForMessages(dave, (t) => once(t, '안녕'), 20_000, 'the Korean message at dave');
+  await alice.waitForTimeout(1000);
+  const atAlice = await shownMessages(alice);
+  assert.equal(atAlice.filter((t) => t === '안녕').length, 1, `sent exactly once: ${JSON.stringify(atAlice.slice(-5))}`);
+  assert.equal(atAlice.filter((t) => t === '녕' || t === '안녕녕').length, 0, 'the last syllable is not sent again');
+  assert.equal(await box.inputValue(), '', 'the box is empty after sending');
+  await screenshot(alice, 'room-ko');
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('two tabs of one user keep one session; the first tab is not evicted', async () => {
+  const context = await newPerson(chrome.browser, cluster);
+  const first = await context.newPage();
+  await signIn(first, 'bob');
+  const second = await context.newPage();
+  await second.goto('/');
+  await second.locator('.room').first().waitFor();
+  await openRoom(second, 'General');
+  await openRoom(first, 'General');
+  await send(second, 'from the second tab');
+  await waitForMessages(first, (t) => once(t, 'from the second tab'), 20_000, "the second tab's message in the first");
+  await first.waitForTimeout(1500);
+  assert.equal(await first.getByText('Signed in elsewhere').count(), 0, 'the first tab keeps its session');
+  assert.equal(await second.getByText('Signed in elsewhere').count(), 0, 'the second tab too');
+  await send(first, 'and from the first tab');
+  await waitForMessages(second, (t) => once(t, 'and from the first tab'), 20_000, "the first tab's message in the second");
+  await context.close();
+});
+
+test('a muted room raises no notification and an unmuted one does', async () => {
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(dave, 'dave');
+  await signIn(alice, 'alice');
+  await openRoom(alice, 'General');
+  // dave is on the room list (no room open): a new message notifies.
+  await send(alice, 'notify me');
+  await dave.waitForFunction(() => window.__notifications.some((n) => n.body === 'notify me'), null, { timeout: 20_000 });
+  // The room list shows the unread badge and the preview, and the tab title the total.
+  const general = dave.locator('.room', { hasText: 'General' });
+  await general.locator('.badge').waitFor();
+  await general.locator('.room-preview', { hasText: 'notify me' }).waitFor();
+  assert.match(await dave.title(), /^\(\d+\) sendjay$/, 'the total unread is in the tab title');
+  assert.deepEqual(await seriousViolations(dave), [], 'room list with unread badges');
+  await screenshot(dave, 'rooms-unread');
+  // dave mutes General, goes back to the list; the next message must not notify.
+  await openRoom(dave, 'General');
+  // Opened while visible and focused: read, so the badge goes and the title has no count.
+  await general.locator('.badge').waitFor({ state: 'detached' });
+  await dave.waitForFunction(() => document.title === 'sendjay');
+  await dave.getByRole('button', { name: 'Mute notifications' }).click();
+  await dave.getByRole('button', { name: 'Unmute notifications' }).waitFor();
+  await dave.getByRole('button', { name: 'Back' }).click();
+  await send(alice, 'do not notify me');
+  await dave.locator('.room', { hasText: 'do not notify me' }).waitFor();
+  await dave.waitForTimeout(800);
+  const seen = await notifications(dave);
+  assert.equal(seen.filter((n) => n.body === 'notify me').length, 1, JSON.stringify(seen));
+  assert.equal(seen.filter((n) => n.body === 'do not notify me').length, 0, `a muted room notified: ${JSON.stringify(seen)}`);
+  // Unmute again for the later tests.
+  await openRoom(dave, 'General');
+  await dave.getByRole('button', { name: 'Unmute notifications' }).click();
+  await dave.getByRole('button', { name: 'Mute notifications' }).waitFor();
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('a newer login elsewhere shows "signed in elsewhere"; launch=auto shows the already-running offer', async () => {
+  const older = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(older, 'carol');
+  const newer = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(newer, 'carol');
+  await older.getByRole('heading', { name: 'Signed in elsewhere' }).waitFor({ timeout: 20_000 });
+  assert.deepEqual(await seriousViolations(older), [], 'signed-in-elsewhere screen');
+  await screenshot(older, 'signed-in-elsewhere');
+  await older.waitForTimeout(1500);
+  assert.equal(await newer.getByText('Signed in elsewhere').count(), 0, 'the newer login keeps running (no eviction loop)');
+
+  // The portal's embedded start (launch=auto) in a third browser: the session runs elsewhere → 4011 → the offer.
+  const portal = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(portal, 'carol', '/?launch=auto').catch(() => undefined);
+  await portal.getByRole('heading', { name: 'The messenger is already open' }).waitFor({ timeout: 20_000 });
+  await screenshot(portal, 'already-running');
+  await portal.getByRole('button', { name: 'Use the messenger here' }).click();
+  await portal.locator('.room').first().waitFor({ timeout: 20_000 });
+  await newer.getByRole('heading', { name: 'Signed in elsewhere' }).waitFor({ timeout: 20_000 });
+  for (const p of [older, newer, portal]) await p.context().close();
+});
+
+test('unsent messages stay pending across a reload and are sent once, in order, after reconnecting', async () => {
+  const context = await newPerson(chrome.browser, cluster);
+  // Every WebSocket of alice's browser goes through this route, so the test can cut them and refuse new ones
+  // while the page itself still loads (and can reload).
+  let reachable = true;
+  const live = [];
+  await context.routeWebSocket(/\/v1\/ws/, (ws) => {
+    if (!reachable) return void ws.close({ code: 1013, reason: 'test: node unreachable' });
+    ws.connectToServer();
+    live.push(ws);
+  });
+  const alice = await context.newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  reachable = false;
+  for (const ws of live.splice(0)) await ws.close({ code: 1013, reason: 'test: node unreachable' });
+  await alice.waitForTimeout(300);
+  await send(alice, 'offline one');
+  await send(alice, 'offline two');
+  await alice.locator('.pending', { hasText: 'offline two' }).waitFor();
+  await alice.waitForTimeout(1000);
+  assert.equal(await alice.locator('.pending').count(), 2, 'still pending: no node is reachable');
+  await screenshot(alice, 'pending');
+  await alice.reload();
+  await alice.locator('.pending', { hasText: 'offline one' }).waitFor({ timeout: 20_000 });
+  await alice.locator('.pending', { hasText: 'offline two' }).waitFor();
+  assert.equal((await shownMessages(dave)).filter((t) => t.startsWith('offline')).length, 0, 'nothing arrived while unreachable');
+  reachable = true;
+  const texts = await waitForMessages(dave, (t) => once(t, 'offline one') && once(t, 'offline two'), 40_000, 'the resent messages');
+  assert.ok(texts.indexOf('offline one') < texts.indexOf('offline two'), 'in order');
+  await alice.locator('.pending').first().waitFor({ state: 'detached', timeout: 20_000 });
+  await waitForMessages(alice, (t) => once(t, 'offline one') && once(t, 'offline two'), 20_000, 'no duplicates at alice');
+  await context.close();
+  await dave.context().close();
+});
+
+test('a group: created from people search, renamed (a system message), searched', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await alice.getByRole('button', { name: 'New chat' }).click();
+  await alice.getByLabel('Search people').fill('dave');
+  await alice.getByRole('button', { name: 'Search people' }).click();
+  await alice.getByRole('checkbox').first().check();
+  await alice.getByLabel('Group name').fill('Project X');
+  await alice.getByRole('button', { name: 'Create group' }).click();
+  await alice.locator('#room-title', { hasText: 'Project X' }).waitFor();
+  await send(alice, 'kickoff 회의 at 10');
+  await dave.locator('.room', { hasText: 'Project X' }).waitFor({ timeout: 20_000 });
+  await openRoom(dave, 'Project X');
+  await waitForMessages(dave, (t) => once(t, 'kickoff 회의 at 10'));
+  await alice.getByRole('button', { name: 'Room info' }).click();
+  await alice.getByLabel('Room name').fill('Project Y');
+  await alice.getByRole('button', { name: 'Rename' }).click();
+  await dave.locator('.message.system', { hasText: 'renamed the chat to "Project Y"' }).waitFor({ timeout: 20_000 });
+  await dave.locator('#room-title', { hasText: 'Project Y' }).waitFor({ timeout: 20_000 });
+  await dave.getByRole('button', { name: 'Search', exact: true }).click();
+  await dave.getByLabel('Search in this room').fill('회의');
+  await dave.getByLabel('Search in this room').press('Enter');
+  await dave.locator('.search-results li', { hasText: 'kickoff 회의 at 10' }).waitFor({ timeout: 20_000 });
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('"open in a new window": the room in its own window shares the session', async () => {
+  const context = await newPerson(chrome.browser, cluster);
+  const main = await context.newPage();
+  await signIn(main, 'bob');
+  await openRoom(main, 'General');
+  const [popup] = await Promise.all([context.waitForEvent('page'), main.getByRole('button', { name: 'Open in a new window' }).click()]);
+  await popup.locator('#room-title', { hasText: 'General' }).waitFor({ timeout: 20_000 });
+  assert.equal(await popup.locator('.sidebar').count(), 0, 'the popup shows the room only');
+  await send(popup, 'from the popup window');
+  await waitForMessages(main, (t) => once(t, 'from the popup window'), 20_000, "the popup's message in the main window");
+  await main.waitForTimeout(1000);
+  assert.equal(await main.getByText('Signed in elsewhere').count(), 0, 'the main window keeps the session');
+  await context.close();
+});
+
+test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  const sent = [];
+  for (let i = 1; i <= 3; i++) {
+    sent.push(`before kill ${i}`);
+    await send(alice, `before kill ${i}`);
+  }
+  await waitForMessages(dave, (t) => once(t, 'before kill 3'));
+  killNode(cluster, cluster.NODE_OF_DAVE);
+  for (let i = 1; i <= 3; i++) {
+    sent.push(`during outage ${i}`);
+    await send(alice, `during outage ${i}`);
+  }
+  await send(dave, 'dave while his node is gone');
+  // dave's node is gone for longer than 2 s (the router keeps assigning it until SENDJAY_NODE_TIMEOUT_SECS), so the
+  // status line appears, and goes away once he is back.
+  await dave.getByText('Reconnecting…').waitFor({ timeout: 20_000 });
+  for (let i = 1; i <= 3; i++) {
+    sent.push(`after kill ${i}`);
+    await send(alice, `after kill ${i}`);
+    await alice.waitForTimeout(300);
+  }
+  const atDave = await waitForMessages(dave, (t) => sent.every((s) => once(t, s)), 60_000, 'every message at dave once');
+  await dave.getByText('Reconnecting…').waitFor({ state: 'detached', timeout: 20_000 });
+  const positions = sent.map((s) => atDave.indexOf(s));
+  assert.deepEqual([...positions].sort((a, b) => a - b), positions, 'in the order sent');
+  await waitForMessages(alice, (t) => once(t, 'dave while his node is gone'), 40_000, "dave's message at alice");
+  await dave.locator('.pending').first().waitFor({ state: 'detached', timeout: 20_000 }).catch(() => undefined);
+  assert.equal(await dave.locator('.pending').count(), 0, 'nothing left pending at dave');
+  const atAlice = await shownMessages(alice);
+  for (const s of sent) assert.ok(once(atAlice, s), `${s} once at alice: ${JSON.stringify(atAlice.slice(-15))}`);
+  await alice.context().close();
+  await dave.context().close();
+});

@@ -1,0 +1,51 @@
+import type { Message } from '@sendjay/client';
+import { t } from '../i18n.ts';
+import { shortTime, systemText } from '../message-text.ts';
+import type { RowActions } from './MessageList.tsx';
+
+/** One message: a system line, or a bubble with sender, quote, text, time, "not read by N" and its actions. */
+export function MessageRow(props: { message: Message; showSender: boolean; actions: RowActions }) {
+  const { message: m, actions } = props;
+  if (m.kind === 'system') {
+    return <p class="message system">{systemText(m)}</p>;
+  }
+  const own = m.sender_id === actions.selfId;
+  const unread = actions.unreadOf(m.seq);
+  return (
+    <article class={own ? 'message own' : 'message'} aria-label={`${m.sender_id} ${shortTime(m.created_at_ms)}`} data-client-msg-id={m.client_msg_id}>
+      {props.showSender && !own && <p class="sender">{m.sender_id}</p>}
+      <div class="bubble">
+        {m.reply_to !== null && (
+          <blockquote class="quote">
+            <span class="quote-sender">{m.reply_to.sender_id}</span> {m.reply_to.revoked ? t.revokedMessage : m.reply_to.preview}
+          </blockquote>
+        )}
+        {m.forwarded && <p class="forwarded">↪</p>}
+        <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>
+      </div>
+      <p class="meta">
+        {unread !== undefined && unread > 0 && (
+          <button type="button" class="unread-count" aria-label={t.notReadByLabel(unread)} onClick={() => actions.onShowUnread(m)}>
+            {t.notReadBy(unread)}
+          </button>
+        )}
+        <time dateTime={new Date(m.created_at_ms).toISOString()}>{shortTime(m.created_at_ms)}</time>
+        {!m.revoked && (
+          <span class="row-actions">
+            <button type="button" class="link" onClick={() => actions.onReply(m)}>
+              {t.reply}
+            </button>
+            {own && (
+              <button type="button" class="link" onClick={() => actions.onRevoke(m)}>
+                {t.revoke}
+              </button>
+            )}
+            <button type="button" class="link" onClick={() => actions.onDelete(m)}>
+              {t.deleteForMe}
+            </button>
+          </span>
+        )}
+      </p>
+    </article>
+  );
+}

@@ -1,0 +1,166 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { Message, SendjayClient } from '@sendjay/client';
+import { t } from '../i18n.ts';
+import { messagePreview } from '../message-text.ts';
+import { roomName } from '../room-name.ts';
+import { useClientEvent } from '../use-client.ts';
+import { Composer } from './Composer.tsx';
+import { MessageList, type RowActions } from './MessageList.tsx';
+import { PendingMessage } from './PendingMessage.tsx';
+import { RoomInfoPanel } from './RoomInfoPanel.tsx';
+import { RoomSearch } from './RoomSearch.tsx';
+import { TypingIndicator } from './TypingIndicator.tsx';
+
+/**
+ * One room: header (name, mute, new window), the message list, unsent messages and the composer. The room is opened
+ * (and so marked read, §6.10) only while the window is visible, and new messages are marked read only while it is
+ * visible and focused.
+ */
+export function RoomView(props: { client: SendjayClient; roomId: number; watching: boolean; popup: boolean; onBack: () => void }) {
+  const { client, roomId, watching } = props;
+  const [opened, setOpened] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [quote, setQuote] = useState<Message | null>(null);
+  const [unreadOf, setUnreadOf] = useState<{ seq: number; users: string[] } | null>(null);
+  const [panel, setPanel] = useState<'none' | 'info' | 'search'>('none');
+  useClientEvent(client, 'room', (p) => p.roomId === roomId);
+  useClientEvent(client, 'rooms');
+  useClientEvent(client, 'outbox');
+  const online = client.state.status === 'online';
+
+  useEffect(() => {
+    setOpened(false);
+    setQuote(null);
+    setUnreadOf(null);
+    let cancelled = false;
+    const open = () => {
+      if (document.visibilityState !== 'visible' || cancelled) return;
+      document.removeEventListener('visibilitychange', open);
+      client.openRoom(roomId).then(
+        () => !cancelled && setOpened(true),
+        (e: unknown) => !cancelled && setError(e instanceof Error ? e.message : String(e)),
+      );
+    };
+    document.addEventListener('visibilitychange', open);
+    open();
+    return () => {
+      cancelled = true;
+      document.removeEventListener('visibilitychange', open);
+      client.closeRoom(roomId);
+    };
+  }, [client, roomId]);
+
+  const room = client.room(roomId);
+  const unread = room?.unread ?? 0;
+  useEffect(() => {
+    if (opened && watching && online && unread > 0) void client.markRead(roomId).catch(() => undefined);
+  }, [opened, watching, online, unread, roomId]);
+
+  const held = client.messages(roomId); // the same array until the room changes
+  const messages = useMemo(() => held.filter((m) => !m.hidden), [held]);
+  const pending = client.outbox(roomId);
+  const name = roomName(room);
+
+  const actions: RowActions = {
+    selfId: client.userId,
+    unreadOf: (seq) => client.unreadCount(roomId, seq),
+    onReply: (m) => setQuote(m),
+    onRevoke: (m) => void client.request('revoke', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
+    onDelete: (m) => void client.request('delete_for_me', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
+    onShowUnread: (m) =>
+      void client
+        .request('unread_members', { room_id: roomId, seq: m.seq })
+        .then((r) => setUnreadOf({ seq: m.seq, users: r.user_ids }), (e: unknown) => setError(String(e))),
+  };
+
+  const toggleMute = () =>
+    void client
+      .request('set_room_prefs', { room_id: roomId, notifications: !(room?.notifications ?? true) })
+      .catch((e: unknown) => setError(String(e)));
+
+  const openWindow = () => {
+    window.open(`/rooms/${roomId}?popup=1`, `sendjay-room-${roomId}`, 'width=480,height=720');
+  };
+
+  return (
+    <section class="room-view" aria-labelledby="room-title">
+      <header class="room-header">
+        {!props.popup && (
+          <button type="button" class="link back" onClick={props.onBack} aria-label={t.back}>
+            ←
+          </button>
+        )}
+        <h2 id="room-title">{name}</h2>
+        {room !== undefined && room.kind === 'group' && <span class="member-count">{t.members(room.member_count)}</span>}
+        <span class="spacer" />
+        <button type="button" class="link" aria-pressed={room?.notifications === false} onClick={toggleMute}>
+          {room?.notifications === false ? t.unmute : t.mute}
+        </button>
+        <button type="button" class="link" aria-expanded={panel === 'search'} onClick={() => setPanel(panel === 'search' ? 'none' : 'search')}>
+          {t.search}
+        </button>
+        <button type="button" class="link" aria-expanded={panel === 'info'} onClick={() => setPanel(panel === 'info' ? 'none' : 'info')}>
+          {t.roomInfo}
+        </button>
+        {!props.popup && (
+          <button type="button" class="link" onClick={openWindow}>
+            {t.openInNewWindow}
+          </button>
+        )}
+      </header>
+      {error !== null && (
+        <p class="error" role="alert">
+          {error}{' '}
+          <button type="button" class="link" onClick={() => setError(null)}>
+            {t.close}
+          </button>
+        </p>
+      )}
+      {panel === 'search' && <RoomSearch client={client} roomId={roomId} onClose={() => setPanel('none')} />}
+      {panel === 'info' && room !== undefined && (
+        <RoomInfoPanel client={client} room={room} onClose={() => setPanel('none')} onLeft={props.onBack} />
+      )}
+      {unreadOf !== null && (
+        <div class="unread-members" role="dialog" aria-label={t.notReadByLabel(unreadOf.users.length)}>
+          <p>
+            {t.notReadByLabel(unreadOf.users.length)}: {unreadOf.users.join(', ')}
+          </p>
+          <button type="button" class="link" onClick={() => setUnreadOf(null)}>
+            {t.close}
+          </button>
+        </div>
+      )}
+      <MessageList
+        messages={messages}
+        hasOlder={opened && client.hasOlder(roomId)}
+        onLoadOlder={() => client.loadOlder(roomId).then(() => undefined)}
+        actions={actions}
+        label={name}
+      >
+        {pending.length > 0 && (
+          <ul class="pending-list">
+            {pending.map((entry) => (
+              <PendingMessage
+                key={entry.client_msg_id}
+                entry={entry}
+                onRetry={() => void client.retry(entry.client_msg_id)}
+                onDiscard={() => void client.discard(entry.client_msg_id)}
+              />
+            ))}
+          </ul>
+        )}
+      </MessageList>
+      <TypingIndicator client={client} roomId={roomId} />
+      <Composer
+        quote={quote === null ? null : `${t.replyingTo(quote.sender_id)}: ${messagePreview(quote)}`}
+        onCancelQuote={() => setQuote(null)}
+        onSend={(body) => {
+          const extras = quote === null ? {} : { reply_to: quote.seq };
+          setQuote(null);
+          void client.send(roomId, body, extras).catch((e: unknown) => setError(String(e)));
+        }}
+        onTyping={() => void client.typing(roomId).catch(() => undefined)}
+      />
+    </section>
+  );
+}

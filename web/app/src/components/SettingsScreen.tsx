@@ -1,0 +1,76 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { SendjayClient, Settings } from '@sendjay/client';
+import { t } from '../i18n.ts';
+
+/** The stored notification settings (shared with the user's other devices). */
+export function SettingsScreen(props: { client: SendjayClient; onBack: () => void }) {
+  const { client } = props;
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [status, setStatus] = useState('');
+  const [permission, setPermission] = useState(typeof Notification === 'undefined' ? 'denied' : Notification.permission);
+
+  useEffect(() => {
+    client.getSettings().then(setSettings, (e: unknown) => setStatus(String(e)));
+  }, [client]);
+
+  if (settings === null) return <section class="settings" aria-busy="true">{status}</section>;
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const saved = await client.setSettings({
+        notifications_off: settings.notifications_off,
+        hide_body: settings.hide_body,
+        hide_sender: settings.hide_sender,
+        quiet_from: settings.quiet_from ?? '',
+        quiet_to: settings.quiet_to ?? '',
+      });
+      setSettings(saved);
+      setStatus(t.saved);
+    } catch (err) {
+      setStatus(String(err));
+    }
+  };
+  const toggle = (key: 'notifications_off' | 'hide_body' | 'hide_sender') => (e: Event) =>
+    setSettings({ ...settings, [key]: (e.currentTarget as HTMLInputElement).checked });
+
+  return (
+    <section class="settings" aria-labelledby="settings-title">
+      <header class="room-header">
+        <button type="button" class="link back" onClick={props.onBack} aria-label={t.back}>
+          ←
+        </button>
+        <h2 id="settings-title">{t.settings}</h2>
+      </header>
+      <form onSubmit={save}>
+        <label class="check">
+          <input type="checkbox" checked={settings.notifications_off} onChange={toggle('notifications_off')} />
+          {t.notificationsOff}
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={settings.hide_body} onChange={toggle('hide_body')} />
+          {t.hideBody}
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={settings.hide_sender} onChange={toggle('hide_sender')} />
+          {t.hideSender}
+        </label>
+        <label>
+          {t.quietFrom}
+          <input type="time" value={settings.quiet_from ?? ''} onInput={(e) => setSettings({ ...settings, quiet_from: e.currentTarget.value })} />
+        </label>
+        <label>
+          {t.quietTo}
+          <input type="time" value={settings.quiet_to ?? ''} onInput={(e) => setSettings({ ...settings, quiet_to: e.currentTarget.value })} />
+        </label>
+        {permission !== 'granted' && typeof Notification !== 'undefined' && (
+          <button type="button" class="secondary" onClick={() => void Notification.requestPermission().then(setPermission)}>
+            {t.allowNotifications}
+          </button>
+        )}
+        <button type="submit">{t.save}</button>
+        <p role="status">{status}</p>
+      </form>
+    </section>
+  );
+}

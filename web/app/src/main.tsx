@@ -1,0 +1,7 @@
+import { render } from 'preact';
+import { lang } from './i18n.ts';
+import { App } from './components/App.tsx';
+import './styles.css';
+
+document.documentElement.lang = lang;
+render(<App />, document.getElementById('app')!);

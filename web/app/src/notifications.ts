@@ -1,0 +1,57 @@
+// When a new message raises a desktop notification (Notification API), following the stored settings: off,
+// quiet hours, muted rooms, hidden body or sender; never for your own messages or the room you are looking at.
+
+import type { Message, RoomSummary, Settings } from '@sendjay/client';
+import { t } from './i18n.ts';
+import { messagePreview } from './message-text.ts';
+import { roomName } from './room-name.ts';
+
+/** What decides one notification. */
+export interface NotifyContext {
+  selfId: string;
+  settings: Settings | null;
+  room: RoomSummary | undefined;
+  /** The room this window shows, if any. */
+  openRoomId: number | null;
+  /** The window is visible and focused. */
+  watching: boolean;
+  now: Date;
+}
+
+/** True when `hhmm` (local time now) lies in the quiet hours `from`–`to` (which may wrap midnight). */
+export function inQuietHours(from: string | null, to: string | null, now: Date): boolean {
+  if (from === null || to === null || from === '' || to === '' || from === to) return false;
+  const minutes = (s: string) => {
+    const [h, m] = s.split(':');
+    return Number(h) * 60 + Number(m);
+  };
+  const at = now.getHours() * 60 + now.getMinutes();
+  const start = minutes(from);
+  const end = minutes(to);
+  return start < end ? at >= start && at < end : at >= start || at < end;
+}
+
+/** The notification for `message`, or null when none should be shown. */
+export function notificationFor(message: Message, ctx: NotifyContext): { title: string; body: string } | null {
+  if (message.sender_id === ctx.selfId || message.hidden || message.kind === 'system') return null;
+  const settings = ctx.settings;
+  if (settings?.notifications_off === true) return null;
+  if (ctx.room?.notifications === false) return null;
+  if (settings !== null && inQuietHours(settings.quiet_from, settings.quiet_to, ctx.now)) return null;
+  if (ctx.watching && ctx.openRoomId === message.room_id) return null;
+  const name = ctx.room === undefined ? t.appName : roomName(ctx.room);
+  const title = settings?.hide_sender === true ? name : `${message.sender_id} · ${name}`;
+  const body = settings?.hide_body === true ? t.unread(1) : messagePreview(message);
+  return { title, body };
+}
+
+/** Shows a notification; clicking it focuses this window and calls `onClick`. */
+export function showNotification(title: string, body: string, tag: string, onClick: () => void): void {
+  if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+  const n = new Notification(title, { body, tag });
+  n.onclick = () => {
+    window.focus();
+    onClick();
+    n.close();
+  };
+}

@@ -1,0 +1,25 @@
+// Where the app is: `/` (room list), `/rooms/<id>` (a room), `/settings`. `?popup=1` is a room in its own window;
+// `?launch=auto` is the portal's embedded start (it never evicts a running session, §11).
+
+/** A screen of the app. */
+export type Route = { screen: 'rooms' } | { screen: 'room'; roomId: number } | { screen: 'settings' };
+
+/** The route of the current URL. */
+export function currentRoute(): Route {
+  const room = /^\/rooms\/(\d+)\/?$/.exec(location.pathname);
+  if (room !== null) return { screen: 'room', roomId: Number(room[1]) };
+  if (location.pathname === '/settings') return { screen: 'settings' };
+  return { screen: 'rooms' };
+}
+
+/** The URL of a route (query kept). */
+export function routeUrl(route: Route): string {
+  const path = route.screen === 'room' ? `/rooms/${route.roomId}` : route.screen === 'settings' ? '/settings' : '/';
+  return path + location.search;
+}
+
+/** This window shows one room only (opened with "open in a new window"). */
+export const isPopup = new URLSearchParams(location.search).get('popup') === '1';
+
+/** `auto` for the portal's embedded start. */
+export const launchMode: 'auto' | 'manual' = new URLSearchParams(location.search).get('launch') === 'auto' ? 'auto' : 'manual';

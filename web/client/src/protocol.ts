@@ -1,0 +1,333 @@
+// The typed shape of sendjay protocol v1 (docs/protocol.md §5–§8): requests, answers, objects and pushes.
+//
+// Every int64 of the protocol is a JavaScript `number` here: room ids, seqs, timestamps and sizes stay below
+// 2^53 (see README.md, "int64 decision"), and the codec refuses any decoded integer that is not a safe integer.
+
+/** A message of a room (§6.7). */
+export interface Message {
+  room_id: number;
+  seq: number;
+  client_msg_id: string;
+  sender_id: string;
+  kind: MessageKind;
+  body: string;
+  created_at_ms: number;
+  reply_to: Quote | null;
+  file: FileInfo | null;
+  system: SystemEvent | null;
+  forwarded: boolean;
+  revoked: boolean;
+  hidden: boolean;
+}
+
+/** The kinds a message may have; unknown kinds are shown as system notices. */
+export type MessageKind = 'text' | 'image' | 'file' | 'file_link' | 'system' | (string & {});
+
+/** The quoted message of a reply, as it is now (§6.7). */
+export interface Quote {
+  seq: number;
+  sender_id: string;
+  kind: string;
+  preview: string;
+  revoked: boolean;
+}
+
+/** Metadata of an uploaded file (§6.7). */
+export interface FileInfo {
+  file_id: string;
+  name: string;
+  size: number;
+  mime: string;
+  width?: number | null;
+  height?: number | null;
+}
+
+/** What a system message records (§6.7). */
+export interface SystemEvent {
+  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | (string & {});
+  actor: string;
+  users: string[];
+  name: string | null;
+}
+
+/** One room of the caller, as the room list shows it (§6.7). */
+export interface RoomSummary {
+  room_id: number;
+  kind: 'direct' | 'group';
+  name: string;
+  last_seq: number;
+  last_read_seq: number;
+  unread: number;
+  last_activity_ms: number;
+  last_message: Message | null;
+  nickname: string;
+  notifications: boolean;
+  member_count: number;
+  peer_id: string | null;
+}
+
+/** How many members have not read one message (§6.7). */
+export interface SeqCount {
+  seq: number;
+  unread: number;
+}
+
+/** A member of a room with its read cursor (§6.7). */
+export interface RoomMember {
+  user_id: string;
+  name: string;
+  last_read_seq: number;
+  retired: boolean;
+}
+
+/** A unit of the organisation tree (§6.7). */
+export interface OrgUnit {
+  id: string;
+  parent_id: string | null;
+  name: string;
+  depth: number;
+  sort_order: number;
+  child_count: number;
+  member_count: number;
+}
+
+/** A person of the directory (§6.7). */
+export interface UserProfile {
+  user_id: string;
+  name: string;
+  unit_id: string | null;
+  unit_name: string;
+  nickname: string;
+  job: string;
+  phone: string;
+  absence_code: string;
+  absence_text: string;
+  absence_from: string | null;
+  absence_to: string | null;
+  role: 'user' | 'admin';
+  retired: boolean;
+}
+
+/** Who is connected where (§6.7). */
+export interface PresenceInfo {
+  user_id: string;
+  web: boolean;
+  mobile: boolean;
+  mobile_installed: boolean;
+}
+
+/** The user's stored notification and launch settings (§6.7). */
+export interface Settings {
+  notifications_off: boolean;
+  sound_off: boolean;
+  hide_body: boolean;
+  hide_sender: boolean;
+  web_standalone: boolean;
+  quiet_from: string | null;
+  quiet_to: string | null;
+}
+
+/** A per-room cursor of `sync` (§6.6). */
+export interface SyncCursor {
+  room_id: number;
+  seq: number;
+}
+
+/** Extra keys of `send` for files, images, file links and replies (§6.9). */
+export interface SendExtras {
+  kind?: 'text' | 'image' | 'file' | 'file_link';
+  file?: FileInfo;
+  file_link?: { room_id: number; seq: number };
+  reply_to?: number;
+}
+
+/** Arguments of `send` (§6.4, §6.9). */
+export interface SendArgs extends SendExtras {
+  room_id: number;
+  client_msg_id: string;
+  body: string;
+}
+
+/** Every operation of §6 with its args and result. `args: undefined` = the op takes no args. */
+export interface Ops {
+  ping: { args: undefined; result: { op: 'ping'; server_time_ms: number } };
+  list_rooms: { args: undefined; result: { op: 'list_rooms'; rooms: RoomSummary[] } };
+  history: {
+    args: { room_id: number; before_seq?: number; limit?: number };
+    result: { op: 'history'; room_id: number; messages: Message[]; has_more: boolean };
+  };
+  send: { args: SendArgs; result: { op: 'send'; message: Message; duplicate: boolean } };
+  mark_read: {
+    args: { room_id: number; seq?: number };
+    result: { op: 'mark_read'; room_id: number; last_read_seq: number; unread: number };
+  };
+  sync: {
+    args: { cursors?: SyncCursor[]; limit?: number };
+    result: { op: 'sync'; messages: Message[]; rooms: RoomSummary[]; has_more: boolean };
+  };
+  open_direct: { args: { user_id: string }; result: { op: 'open_direct'; room: RoomSummary; created: boolean } };
+  create_group: { args: { name?: string; user_ids: string[] }; result: { op: 'create_group'; room: RoomSummary } };
+  invite: {
+    args: { room_id: number; user_ids: string[] };
+    result: { op: 'invite'; room_id: number; added: string[]; message: Message };
+  };
+  leave: { args: { room_id: number }; result: { op: 'leave'; room_id: number } };
+  remove_member: {
+    args: { room_id: number; user_id: string };
+    result: { op: 'remove_member'; room_id: number; user_id: string; message: Message };
+  };
+  rename_room: {
+    args: { room_id: number; name: string };
+    result: { op: 'rename_room'; room_id: number; name: string; message: Message };
+  };
+  set_room_prefs: {
+    args: { room_id: number; nickname?: string; notifications?: boolean };
+    result: { op: 'set_room_prefs'; room_id: number; nickname: string; notifications: boolean };
+  };
+  room_members: {
+    args: { room_id: number; after?: string; limit?: number };
+    result: { op: 'room_members'; room_id: number; members: RoomMember[]; has_more: boolean };
+  };
+  forward: {
+    args: { room_id: number; seq: number; to_room_id: number; client_msg_id: string };
+    result: { op: 'forward'; message: Message; duplicate: boolean };
+  };
+  revoke: { args: { room_id: number; seq: number }; result: { op: 'revoke'; room_id: number; seq: number } };
+  delete_for_me: {
+    args: { room_id: number; seq: number };
+    result: { op: 'delete_for_me'; room_id: number; seq: number };
+  };
+  open_room: {
+    args: { room_id: number; limit?: number };
+    result: {
+      op: 'open_room';
+      room: RoomSummary;
+      messages: Message[];
+      unread_counts: SeqCount[];
+      has_more: boolean;
+    };
+  };
+  unread_counts: {
+    args: { room_id: number; seqs: number[] };
+    result: { op: 'unread_counts'; room_id: number; counts: SeqCount[] };
+  };
+  unread_members: {
+    args: { room_id: number; seq: number };
+    result: { op: 'unread_members'; room_id: number; seq: number; user_ids: string[] };
+  };
+  search: {
+    args: {
+      room_id: number;
+      query?: string;
+      sender_id?: string;
+      kind?: 'image' | 'file' | 'link';
+      before_seq?: number;
+      limit?: number;
+    };
+    result: { op: 'search'; room_id: number; messages: Message[]; has_more: boolean };
+  };
+  org_units: { args: { parent_id?: string }; result: { op: 'org_units'; parent_id: string | null; units: OrgUnit[] } };
+  unit_members: {
+    args: { unit_id: string; after?: string; limit?: number };
+    result: { op: 'unit_members'; unit_id: string; users: UserProfile[]; has_more: boolean };
+  };
+  search_users: { args: { query: string; limit?: number }; result: { op: 'search_users'; users: UserProfile[] } };
+  get_users: { args: { user_ids: string[] }; result: { op: 'get_users'; users: UserProfile[] } };
+  update_profile: {
+    args: {
+      nickname?: string;
+      job?: string;
+      phone?: string;
+      absence_text?: string;
+      absence_code?: string;
+      absence_from?: string;
+      absence_to?: string;
+    };
+    result: { op: 'update_profile'; user: UserProfile };
+  };
+  presence: { args: { user_ids: string[] }; result: { op: 'presence'; users: PresenceInfo[] } };
+  set_mobile_installed: { args: { installed: boolean }; result: { op: 'set_mobile_installed'; installed: boolean } };
+  typing: { args: { room_id: number }; result: { op: 'typing'; room_id: number } };
+  get_settings: { args: undefined; result: { op: 'get_settings'; settings: Settings } };
+  set_settings: {
+    args: Partial<Omit<Settings, 'quiet_from' | 'quiet_to'>> & { quiet_from?: string; quiet_to?: string };
+    result: { op: 'set_settings'; settings: Settings };
+  };
+  reset_passkey: { args: { user_id?: string }; result: { op: 'reset_passkey'; user_id: string } };
+  logout: { args: undefined; result: { op: 'logout' } };
+  retire_user: { args: { user_id: string }; result: { op: 'retire_user'; user_id: string; retired_at_ms: number } };
+}
+
+/** The name of an operation. */
+export type OpName = keyof Ops;
+/** The args of an operation (`undefined` when it takes none). */
+export type OpArgs<O extends OpName> = Ops[O]['args'];
+/** The reply `result` of an operation. */
+export type OpResult<O extends OpName> = Ops[O]['result'];
+
+/** Every push of §7, by its `event`. */
+export type Push =
+  | { event: 'message'; message: Message }
+  | { event: 'read'; room_id: number; user_id: string; last_read_seq: number }
+  | { event: 'evicted'; reason: string }
+  | { event: 'reconnect'; after_ms: number; reason: string }
+  | { event: 'sync_needed'; reason: string }
+  | { event: 'revoked'; room_id: number; seq: number }
+  | { event: 'hidden'; room_id: number; seq: number }
+  | { event: 'typing'; room_id: number; user_id: string }
+  | { event: 'room_prefs'; room_id: number; nickname: string; notifications: boolean }
+  | { event: 'settings'; settings: Settings };
+
+/** The `event` name of a push. */
+export type PushEvent = Push['event'];
+
+/** A request frame (§5.1). */
+export interface RequestFrame {
+  id: number;
+  op: string;
+  args?: unknown;
+}
+
+/** A server frame (§5.2, §7) after decoding. Unknown push events come through as `{event: string}`. */
+export type ServerFrame =
+  | { kind: 'reply'; id: number; result: { op: string } & Record<string, unknown> }
+  | { kind: 'error'; id: number | null; code: string; message: string }
+  | { kind: 'push'; push: { event: string } & Record<string, unknown> };
+
+/** The error codes of §8. Unknown codes are kept as strings. */
+export type ErrorCode =
+  | 'bad_frame'
+  | 'frame_too_large'
+  | 'unknown_op'
+  | 'bad_args'
+  | 'not_member'
+  | 'not_found'
+  | 'forbidden'
+  | 'conflict'
+  | 'database_unavailable'
+  | 'internal'
+  | (string & {});
+
+/** Codes after which the same request may succeed later (§8). */
+export const RETRYABLE_CODES: ReadonlySet<string> = new Set(['database_unavailable', 'internal']);
+
+/** The device class of a login (§11). The web client always logs in as `web`. */
+export type Device = 'web' | 'mobile';
+
+/** The reply of `POST /v1/login` (§2.1). */
+export interface LoginResult {
+  token: string;
+  user_id: string;
+  device: Device;
+  expires_at: number;
+  node: NodeAddress;
+}
+
+/** A node the router assigned (§2.1, §2.2). */
+export interface NodeAddress {
+  id: string;
+  url: string;
+}
+
+/** The launch mode of a connection (§11). */
+export type LaunchMode = 'manual' | 'auto';

@@ -1,0 +1,166 @@
+// One room's messages as the client holds them, with the gap-free cursor of docs/protocol.md §9.
+//
+// The cursor is the highest seq such that every message from the room's starting point up to it is held. A message
+// is *delivered* (handed to the app as new) exactly once, when the cursor passes it, so the app sees each room's new
+// messages once and in seq order, whatever order pushes, replies and sync pages bring them in. Older pages loaded
+// with `history` lie below the starting point: they fill the window but are never delivered as new.
+
+import type { Message } from './protocol.js';
+
+/** What storing some messages did. */
+export interface StoreOutcome {
+  /** Messages that became deliverable, in seq order (each is reported once in the timeline's life). */
+  delivered: Message[];
+  /** True when a message above cursor + 1 is held: pushes were lost or reordered, a sync is needed. */
+  gap: boolean;
+  /** True when the held window changed (new, replaced or older messages). */
+  changed: boolean;
+}
+
+/** The held messages and cursor of one room. */
+export class RoomTimeline {
+  private readonly bySeq = new Map<number, Message>();
+  /** `messages()` as last computed; dropped on every change (a render per push must not sort 10 000 messages). */
+  private sorted: Message[] | undefined;
+  private cursorSeq: number;
+  /** The lowest seq held (older pages extend it downwards); Infinity when nothing is held. */
+  private lowest = Number.POSITIVE_INFINITY;
+  /** Whether messages below `lowest` exist on the server (unknown until a page says so). */
+  hasOlder = true;
+
+  constructor(
+    readonly roomId: number,
+    startCursor: number,
+  ) {
+    this.cursorSeq = startCursor;
+    if (startCursor === 0) this.hasOlder = false;
+  }
+
+  /** The highest seq held without gaps from the starting point. */
+  get cursor(): number {
+    return this.cursorSeq;
+  }
+
+  /** The highest seq held at all (above the cursor when there is a gap). */
+  get highestHeld(): number {
+    let max = this.cursorSeq;
+    for (const seq of this.bySeq.keys()) if (seq > max) max = seq;
+    return max;
+  }
+
+  /** True when some message above cursor + 1 is held. */
+  get hasGap(): boolean {
+    return this.highestHeld > this.cursorSeq;
+  }
+
+  /** The held message with `seq`, if any. */
+  get(seq: number): Message | undefined {
+    return this.bySeq.get(seq);
+  }
+
+  /** Held messages in seq order, including hidden ones (the app does not display those). */
+  messages(): readonly Message[] {
+    this.sorted ??= [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
+    return this.sorted;
+  }
+
+  /** The lowest seq held, or undefined. */
+  get lowestSeq(): number | undefined {
+    return Number.isFinite(this.lowest) ? this.lowest : undefined;
+  }
+
+  /**
+   * Stores messages of this room (from a push, a send reply, a sync page or open_room) and advances the cursor.
+   * A message already held is replaced by the newer copy (e.g. revoked) but never delivered again.
+   */
+  store(messages: readonly Message[]): StoreOutcome {
+    let changed = false;
+    for (const m of messages) {
+      if (m.room_id !== this.roomId) continue;
+      const held = this.bySeq.get(m.seq);
+      // An old message not adjacent to the held window (a duplicate push of a trimmed one) would leave a hole in
+      // the window: history brings it back when the user scrolls there.
+      if (held === undefined && m.seq <= this.cursorSeq && this.bySeq.size > 0 && m.seq < this.lowest - 1) continue;
+      if (held === undefined || !sameMessage(held, m)) {
+        // A seq at or below the cursor that we never held is history below the starting point (or a trimmed
+        // message): keep it for the window, but it is not new.
+        this.bySeq.set(m.seq, held === undefined ? m : mergeFlags(held, m));
+        changed = true;
+      }
+      if (m.seq < this.lowest) this.lowest = m.seq;
+    }
+    const delivered: Message[] = [];
+    for (let next = this.bySeq.get(this.cursorSeq + 1); next !== undefined; next = this.bySeq.get(this.cursorSeq + 1)) {
+      this.cursorSeq += 1;
+      delivered.push(next);
+    }
+    if (changed) this.sorted = undefined;
+    return { delivered, gap: this.hasGap, changed: changed || delivered.length > 0 };
+  }
+
+  /** Stores an older page from `history`/`open_room` (newest first or any order) and records whether more exist. */
+  storeOlder(messages: readonly Message[], hasMore: boolean): StoreOutcome {
+    const outcome = this.store([...messages].sort((a, b) => b.seq - a.seq)); // newest first: each one adjoins the window
+    const pageLowest = messages.reduce((min, m) => Math.min(min, m.seq), Number.POSITIVE_INFINITY);
+    if (pageLowest <= this.lowest) this.hasOlder = hasMore;
+    return outcome;
+  }
+
+  /** Moves the starting point up to `seq` when nothing above the cursor is held (a room first seen in a room list). */
+  startAt(seq: number): void {
+    if (seq > this.cursorSeq && this.bySeq.size === 0) {
+      this.cursorSeq = seq;
+      this.hasOlder = seq > 0;
+    }
+  }
+
+  /** Marks a message revoked (the `revoked` push): body and file dropped. Returns true when it was held. */
+  revoke(seq: number): boolean {
+    this.sorted = undefined;
+    const m = this.bySeq.get(seq);
+    let touched = false;
+    if (m !== undefined) {
+      this.bySeq.set(seq, { ...m, revoked: true, body: '', file: null });
+      touched = true;
+    }
+    for (const [s, other] of this.bySeq) {
+      if (other.reply_to?.seq === seq && !other.reply_to.revoked) {
+        this.bySeq.set(s, { ...other, reply_to: { ...other.reply_to, revoked: true, preview: '' } });
+        touched = true;
+      }
+    }
+    return touched;
+  }
+
+  /** Marks a message hidden for this user (the `hidden` push / delete_for_me). */
+  hide(seq: number): boolean {
+    const m = this.bySeq.get(seq);
+    if (m === undefined) return false;
+    this.sorted = undefined;
+    this.bySeq.set(seq, { ...m, hidden: true, body: '', file: null });
+    return true;
+  }
+
+  /** Drops the oldest held messages below the cursor so at most `keep` remain (bounded memory in long sessions). */
+  trim(keep: number): boolean {
+    if (this.bySeq.size <= keep) return false;
+    const seqs = [...this.bySeq.keys()].sort((a, b) => a - b);
+    const drop = seqs.slice(0, seqs.length - keep).filter((s) => s <= this.cursorSeq);
+    for (const s of drop) this.bySeq.delete(s);
+    this.sorted = undefined;
+    this.lowest = this.bySeq.size > 0 ? Math.min(...this.bySeq.keys()) : Number.POSITIVE_INFINITY;
+    if (drop.length > 0) this.hasOlder = true;
+    return drop.length > 0;
+  }
+}
+
+function sameMessage(a: Message, b: Message): boolean {
+  return a.revoked === b.revoked && a.hidden === b.hidden && a.body === b.body && a.reply_to?.revoked === b.reply_to?.revoked;
+}
+
+/** A later copy never un-revokes or un-hides a message (pushes may be older than what a sync brought). */
+function mergeFlags(held: Message, incoming: Message): Message {
+  if (held.revoked && !incoming.revoked) return held;
+  if (held.hidden && !incoming.hidden) return held;
+  return incoming;
+}

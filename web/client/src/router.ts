@@ -1,0 +1,74 @@
+// The router's HTTP API (docs/protocol.md §2): log in, and ask which node to connect to.
+//
+// URLs are relative by default (`/v1/login`), because the web app is served by the router itself (same origin, no
+// CORS). Tests and other embeddings pass `baseUrl` (e.g. `http://127.0.0.1:8080`).
+
+import { RouterError } from './errors.js';
+import type { Device, LoginResult, NodeAddress } from './protocol.js';
+
+/** A `fetch` function (the global one by default; injectable for tests). */
+export type FetchLike = (input: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{
+  status: number;
+  ok: boolean;
+  text(): Promise<string>;
+}>;
+
+/** Options of the router API. */
+export interface RouterOptions {
+  /** Prefix of `/v1/login` and `/v1/assign`; empty (same origin) by default. */
+  baseUrl?: string;
+  /** The fetch implementation; `globalThis.fetch` by default. */
+  fetch?: FetchLike;
+}
+
+/** Calls the router's `/v1/login` and `/v1/assign`. */
+export class RouterApi {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: FetchLike;
+
+  constructor(options: RouterOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? '').replace(/\/+$/, '');
+    this.fetchImpl = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+  }
+
+  /** Logs in with a password (§2.1); rejects with a RouterError (`invalid_credentials`, `user_retired`, `no_nodes` …). */
+  async login(userId: string, password: string, device: Device = 'web'): Promise<LoginResult> {
+    const body = await this.call('/v1/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user_id: userId, password, device }),
+    });
+    return body as unknown as LoginResult;
+  }
+
+  /** Asks which node holds the user of `token` now (§2.2); a 401 means "log in again". */
+  async assign(token: string): Promise<NodeAddress> {
+    const body = await this.call('/v1/assign', { method: 'GET', headers: { Authorization: `Bearer ${token}` } });
+    const node = body['node'];
+    if (typeof node !== 'object' || node === null) throw new RouterError(502, 'bad_response', 'the router answered /v1/assign without a node');
+    return node as NodeAddress;
+  }
+
+  private async call(path: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Record<string, unknown>> {
+    let response;
+    try {
+      response = await this.fetchImpl(this.baseUrl + path, init);
+    } catch (e) {
+      throw new RouterError(0, 'network', `the router at ${this.baseUrl || 'this origin'} is unreachable (${(e as Error).message}): check the network and retry`);
+    }
+    const text = await response.text();
+    let body: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>;
+    } catch {
+      // a non-JSON body (a proxy's error page): reported below with the status
+    }
+    if (!response.ok) {
+      const code = typeof body['error'] === 'string' ? body['error'] : `http_${response.status}`;
+      const message = typeof body['message'] === 'string' ? body['message'] : `the router answered ${response.status} on ${path}`;
+      throw new RouterError(response.status, code, message);
+    }
+    return body;
+  }
+}
