@@ -333,7 +333,10 @@ step 6 "starting 1 router and $NODES node(s)"
 launch() {
     local name=$1 port=$2
     if [ "$name" = router ]; then
-        start_bg router "$LOGS/router.log" "$BIN/sendjay-router" serve --listen "127.0.0.1:$port" \
+        # Every local client (chat, loadtest storms) comes from 127.0.0.1: lift the per-address login limits.
+        start_bg router "$LOGS/router.log" env SENDJAY_LOGIN_ATTEMPTS_PER_SOURCE_PER_MIN=1000000 \
+            SENDJAY_LOGIN_MAX_FAILURES_PER_SOURCE=1000000 \
+            "$BIN/sendjay-router" serve --listen "127.0.0.1:$port" \
             --database-url "$DATABASE_URL" --redis-url "$REDIS_URL"
     else
         start_bg "$name" "$LOGS/$name.log" env SENDJAY_DRAIN_GRACE_SECS="$DRAIN_GRACE_SECS" \
