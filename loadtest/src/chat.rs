@@ -28,8 +28,16 @@ use sendjay_common::protocol::{
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::time::Instant;
 
-use crate::client::{Client, ClientError, ConnectOptions};
+use crate::client::{Client, ClientError, ConnectOptions, SendRetry};
 use crate::router_api::{self, NodeRef, RouterApiError};
+
+/// Retries of a send answered `database_unavailable` before the message is left in the outbox (short: a
+/// person is waiting; the outbox resends it after `/sync` or a reconnect).
+const CHAT_SEND_RETRY: SendRetry = SendRetry {
+    attempts: 4,
+    first_wait: Duration::from_millis(500),
+    max_wait: Duration::from_secs(2),
+};
 
 /// Options of `sendjay-loadtest chat`.
 #[derive(Debug, Args)]
@@ -582,7 +590,7 @@ impl Chat {
 
     async fn flush_outbox(&mut self, client: &Client) -> Result<(), ClientError> {
         while let Some(args) = self.outbox.front().cloned() {
-            let reply = client.call(Call::Send(args)).await?;
+            let reply = client.send_retrying(args, &CHAT_SEND_RETRY).await?;
             self.outbox.pop_front();
             if let Reply::Send { message, .. } = reply {
                 if self.store(&message) {
@@ -606,7 +614,8 @@ impl Chat {
         };
         // Kept until acknowledged: after a reconnect it is resent with the same id (docs/protocol.md §9).
         self.outbox.push_back(args.clone());
-        let reply = client.call(Call::Send(args)).await;
+        // `database_unavailable` may hide a stored message: retried with the same id, it is stored once.
+        let reply = client.send_retrying(args, &CHAT_SEND_RETRY).await;
         let reply = match reply {
             Err(ClientError::Server { code, message }) if !code.retryable() => {
                 self.outbox.pop_back();
