@@ -11,7 +11,7 @@ use futures_util::stream::{SplitSink, StreamExt};
 use futures_util::SinkExt;
 use sendjay_common::codec;
 use sendjay_common::error_code::ErrorCode;
-use sendjay_common::protocol::{Call, Push, Reply, Request, ServerFrame};
+use sendjay_common::protocol::{Call, Push, Reply, Request, SendArgs, ServerFrame};
 use thiserror::Error;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -46,6 +46,28 @@ pub enum ClientError {
     /// A reply of another op than asked.
     #[error("unexpected reply: {0}")]
     Unexpected(String),
+}
+
+/// How [`Connection::send_retrying`] retries a send answered with a retryable error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRetry {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The wait before the second attempt; it doubles up to `max_wait`.
+    pub first_wait: Duration,
+    /// The longest wait between two attempts.
+    pub max_wait: Duration,
+}
+
+impl Default for SendRetry {
+    /// The protocol's advice: 1 s, 2 s, 4 s … up to 30 s, eight attempts (about two minutes).
+    fn default() -> Self {
+        SendRetry {
+            attempts: 8,
+            first_wait: Duration::from_secs(1),
+            max_wait: Duration::from_secs(30),
+        }
+    }
 }
 
 /// The close frame the server sent.
@@ -265,6 +287,30 @@ impl Connection {
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&id);
                 Err(ClientError::Timeout(self.timeout))
+            }
+        }
+    }
+
+    /// Sends a message, and while the node answers a retryable error (`database_unavailable`, `internal`)
+    /// sends it again with the **same** `client_msg_id`, waiting longer each time (docs/protocol.md §6.4, §8):
+    /// the first attempt may have been stored although its answer was an error, and the same id stores it once.
+    pub async fn send_retrying(
+        &self,
+        args: SendArgs,
+        retry: &SendRetry,
+    ) -> Result<Reply, ClientError> {
+        let mut wait = retry.first_wait;
+        let mut attempt = 1;
+        loop {
+            match self.call(Call::Send(args.clone())).await {
+                Err(ClientError::Server { code, .. })
+                    if code.retryable() && attempt < retry.attempts =>
+                {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(retry.max_wait);
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }

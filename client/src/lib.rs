@@ -36,7 +36,7 @@ pub mod router;
 pub mod session;
 pub mod unsent;
 
-pub use connection::{client_config, ClientError, Closed, ConnectOptions, Connection};
+pub use connection::{client_config, ClientError, Closed, ConnectOptions, Connection, SendRetry};
 pub use cursor::{HeldCursor, RoomCursors};
 pub use reconnect::{Backoff, CloseAction, EndReason};
 pub use session::{

@@ -31,7 +31,7 @@ use std::time::Duration;
 use sendjay_common::protocol::{Call, Message, Push, Reply, RoomSummary, SyncArgs};
 use thiserror::Error;
 
-use crate::connection::{ClientError, ConnectOptions, Connection};
+use crate::connection::{ClientError, ConnectOptions, Connection, SendRetry};
 use crate::cursor::RoomCursors;
 use crate::reconnect::{after_close, Backoff, CloseAction, EndReason};
 use crate::router::{self, NodeRef, RouterApiError};
@@ -129,6 +129,8 @@ pub struct SessionOptions {
     pub reconnect_attempts: u32,
     /// The backoff between attempts.
     pub backoff: Backoff,
+    /// How a send answered `database_unavailable` is retried (same `client_msg_id`) before it stays pending.
+    pub send_retry: SendRetry,
 }
 
 impl Default for SessionOptions {
@@ -137,6 +139,7 @@ impl Default for SessionOptions {
             connect: ConnectOptions::default(),
             reconnect_attempts: 10,
             backoff: Backoff::default(),
+            send_retry: SendRetry::default(),
         }
     }
 }
@@ -260,7 +263,8 @@ impl<L: Locator> Session<L> {
     /// with the same `client_msg_id`.
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         while let Some(args) = self.unsent.next_pending().cloned() {
-            match self.connection.call(Call::Send(args.clone())).await {
+            let retry = self.options.send_retry;
+            match self.connection.send_retrying(args.clone(), &retry).await {
                 Ok(Reply::Send { message, duplicate }) => {
                     self.unsent.acknowledged(&args.client_msg_id);
                     if self.cursors.hold(message.room_id, message.seq) {

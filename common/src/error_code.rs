@@ -22,7 +22,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The request conflicts with the current state (for example a reused client message id).
     Conflict,
-    /// PostgreSQL is unavailable; the request had no effect and may be retried.
+    /// PostgreSQL is unavailable; the request may or may not have taken effect: retry it (a send with the same
+    /// `client_msg_id`, which stores it once).
     DatabaseUnavailable,
     /// An unexpected error on the node; the request may be retried.
     Internal,

@@ -353,7 +353,11 @@ launch() {
     if [ "$name" = router ]; then
         local web=()
         [ "$WEB" = 1 ] && web=(--web-dir "$WEB_DIR")
-        start_bg router "$LOGS/router.log" "$BIN/sendjay-router" serve --listen "127.0.0.1:$port" \
+        # Every local client (chat, loadtest storms, the browser tests) comes from 127.0.0.1: lift the
+        # per-address login limits.
+        start_bg router "$LOGS/router.log" env SENDJAY_LOGIN_ATTEMPTS_PER_SOURCE_PER_MIN=1000000 \
+            SENDJAY_LOGIN_MAX_FAILURES_PER_SOURCE=1000000 \
+            "$BIN/sendjay-router" serve --listen "127.0.0.1:$port" \
             --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" "${web[@]}"
     else
         start_bg "$name" "$LOGS/$name.log" env SENDJAY_DRAIN_GRACE_SECS="$DRAIN_GRACE_SECS" \

@@ -20,7 +20,7 @@ use sendjay_common::codec;
 use sendjay_common::keys::KeySchema;
 use sendjay_common::protocol::{Push, ServerFrame};
 use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::{Mutex as AsyncMutex, Notify};
 
 use crate::error::NodeError;
 use crate::metrics as m;
@@ -39,6 +39,7 @@ pub struct Bus {
     stats: Arc<NodeStats>,
     subscribed: AsyncMutex<HashSet<String>>,
     sharded: bool,
+    repair: Notify,
 }
 
 /// Whether a Redis URL names a Redis Cluster (then the bus uses sharded pub/sub).
@@ -111,6 +112,7 @@ impl Bus {
             stats,
             subscribed: AsyncMutex::new(HashSet::new()),
             sharded: is_cluster_url(url),
+            repair: Notify::new(),
         }))
     }
 
@@ -122,6 +124,11 @@ impl Bus {
     /// The key schema.
     pub fn keys(&self) -> &KeySchema {
         &self.keys
+    }
+
+    /// Resolves when the subscriber reconnected or the cluster changed: session records may need repair.
+    pub async fn repair_requested(&self) {
+        self.repair.notified().await
     }
 
     /// Whether both clients are connected.
@@ -252,6 +259,7 @@ impl Bus {
                         metrics::counter!(m::REDIS_RECONNECTS).increment(1);
                         tracing::warn!(%server, "bus subscriber reconnected; pushes during the outage are lost, clients will sync");
                         self.tell_everyone_to_sync("bus_reconnected");
+                        self.repair.notify_one();
                     }
                     Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => break,
@@ -264,6 +272,7 @@ impl Bus {
                             tracing::warn!(error = %e, "could not resubscribe after a cluster change");
                         }
                         self.tell_everyone_to_sync("bus_cluster_changed");
+                        self.repair.notify_one();
                     }
                     Err(RecvError::Closed) => {}
                 },
@@ -347,17 +356,10 @@ impl Bus {
                     };
                     if device_matches && older {
                         if close == CloseReason::Evicted {
-                            metrics::counter!(m::EVICTIONS).increment(1);
-                            let push = ServerFrame::Push {
-                                push: Push::Evicted {
-                                    reason: reason.clone(),
-                                },
-                            };
-                            if let Ok(bytes) = codec::encode_server_frame(&push) {
-                                conn.outbox.push(Bytes::from(bytes), usize::MAX);
-                            }
+                            crate::session_repair::evict(&conn, &reason);
+                        } else {
+                            conn.outbox.close(close, reason.clone());
                         }
-                        conn.outbox.close(close, reason.clone());
                     }
                 }
             }

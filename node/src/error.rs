@@ -86,7 +86,7 @@ impl NodeError {
             NodeError::Client { message, .. } => message.clone(),
             _ if self.is_data_error() => "the database refused this value; change the request".into(),
             NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
-                "the database is unavailable; nothing was changed, retry with the same client_msg_id".into()
+                "the database is unavailable; the request may or may not have been written: retry it (a send with the same client_msg_id)".into()
             }
             _ => "internal error on the node; retry later".into(),
         }

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod registry;
 pub mod ring;
 pub mod server;
+pub mod session_repair;
 pub mod sessions;
 pub mod stats;
 pub mod store;
@@ -241,6 +242,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         shutdown_rx,
     )));
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
+    tasks.push(tokio::spawn(session_repair::follow_redis(ctx.clone())));
     tracing::info!(node = %ctx.node_id, %addr, url = %ctx.public_url, "node started");
     Ok(RunningNode {
         addr,
@@ -265,8 +267,14 @@ async fn keep_alive(ctx: Arc<NodeContext>) {
         if since_refresh >= refresh_every {
             since_refresh = 0;
             let users = ctx.registry.users();
-            if let Err(e) = ctx.sessions.refresh(ctx.bus.commands(), &users).await {
-                tracing::warn!(error = %e, "could not refresh session records in Redis");
+            match ctx.sessions.refresh(ctx.bus.commands(), &users).await {
+                Ok(missing) if !missing.is_empty() => {
+                    session_repair::repair_users(&ctx, &missing).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not refresh session records in Redis");
+                }
             }
         }
     }

@@ -35,6 +35,8 @@ pub const WS_TOKEN_SOURCE: &str = "sendjay_ws_token_source_total";
 pub const AUTH_FAILURES: &str = "sendjay_auth_failures_total";
 /// Sessions evicted by a newer login.
 pub const EVICTIONS: &str = "sendjay_evictions_total";
+/// Session records put back (or sessions found superseded) after Redis lost them, by outcome.
+pub const SESSIONS_REPAIRED: &str = "sendjay_sessions_repaired_total";
 /// Users asked to move to another node after a ring change.
 pub const REBALANCED: &str = "sendjay_rebalanced_users_total";
 
@@ -199,6 +201,10 @@ fn describe() {
         "Sessions closed because a newer login of the same user and device class won."
     );
     describe_counter!(
+        SESSIONS_REPAIRED,
+        "Live sessions whose Redis record was lost: restored, or found superseded by a newer login."
+    );
+    describe_counter!(
         REBALANCED,
         "Users asked to move to another node after a ring change."
     );
@@ -325,6 +331,9 @@ fn register() {
     }
     counter!(AUTH_FAILURES, "reason" => "database").increment(0);
     counter!(EVICTIONS).increment(0);
+    for outcome in ["restored", "superseded"] {
+        counter!(SESSIONS_REPAIRED, "outcome" => outcome).increment(0);
+    }
     counter!(REBALANCED).increment(0);
     for op in OPS {
         counter!(REQUESTS, "op" => op, "code" => "ok").increment(0);

@@ -6,6 +6,13 @@
 //! record after registering locally, so two logins racing on two nodes always end with exactly one session.
 //! An automatic launch (`launch=auto`, a web messenger embedded in a portal page) never evicts: it is refused
 //! while a live session of its class exists.
+//!
+//! Redis may lose these keys (a restart without persistence, a failover to a replica that had not caught up).
+//! Two things keep the rule exact anyway. The generation is never lower than the Redis server's clock in
+//! microseconds, so a counter that starts again from nothing still hands out generations above every earlier
+//! one (a fencing token that survives the loss of its counter). And the nodes [`Sessions::repair`] their live
+//! sessions when they reconnect or find a record missing: the record comes back, the counter is raised to at
+//! least its generation, and a session that a newer login superseded meanwhile learns it and leaves.
 
 use fred::prelude::*;
 use fred::types::scripts::Script;
@@ -20,9 +27,41 @@ if ARGV[5] == 'auto' and current then
   return {0, current}
 end
 local gen = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '/' .. ARGV[3] .. '/' .. gen)
+local now = redis.call('TIME')
+local floor = now[1] .. string.format('%06d', tonumber(now[2]))
+if gen < tonumber(floor) then
+  redis.call('SET', KEYS[2], floor)
+  gen = tonumber(floor)
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '/' .. ARGV[3] .. '/' .. string.format('%d', gen))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return {gen, current or ''}
+"#;
+
+/// Puts a live session's record back unless a newer generation holds its device class: 1 = it was there,
+/// 2 = restored (the counter raised to at least its generation), 3 = restored over an older generation's
+/// record (that session must be told to leave), 0 = superseded by a newer generation.
+const REPAIR: &str = r#"
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current == ARGV[2] then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return 1
+end
+local replaced = 0
+if current then
+  local held = tonumber(string.match(current, '/([0-9]+)$'))
+  if held and held > tonumber(ARGV[3]) then
+    return 0
+  end
+  replaced = 1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+local counter = tonumber(redis.call('GET', KEYS[2]) or '0')
+if counter < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[2], ARGV[3])
+end
+return 2 + replaced
 "#;
 
 const RELEASE: &str = r#"
@@ -66,10 +105,24 @@ pub enum Claim {
     Running(SessionRecord),
 }
 
+/// What [`Sessions::repair`] found for one live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// The record was in place (its life was extended).
+    Held,
+    /// The record was missing and is back.
+    Restored,
+    /// The record is back over an older generation's record: that older session must be closed.
+    RestoredOverOlder,
+    /// A newer generation holds the device class: this session must leave.
+    Superseded,
+}
+
 /// Session records of users in Redis.
 pub struct Sessions {
     keys: KeySchema,
     claim: Script,
+    repair: Script,
     release: Script,
     ttl_secs: u64,
 }
@@ -80,6 +133,7 @@ impl Sessions {
         Sessions {
             keys,
             claim: Script::from_lua(CLAIM),
+            repair: Script::from_lua(REPAIR),
             release: Script::from_lua(RELEASE),
             ttl_secs,
         }
@@ -159,25 +213,60 @@ impl Sessions {
         Ok(removed == 1)
     }
 
-    /// Extends the life of the records of `users` (called periodically by the node holding them).
+    /// Puts `record`, held by a live session of `user`, back in Redis unless a newer generation holds its
+    /// device class (see [`REPAIR`]).
+    pub async fn repair(
+        &self,
+        redis: &Client,
+        user: &str,
+        device: DeviceClass,
+        record: &SessionRecord,
+    ) -> Result<Repair, NodeError> {
+        let _redis = crate::metrics::Timer::redis("session_repair");
+        let outcome: i64 = self
+            .repair
+            .evalsha_with_reload(
+                redis,
+                vec![self.keys.sessions(user), self.keys.generation(user)],
+                vec![
+                    device.as_str().to_owned(),
+                    record.encode(),
+                    record.generation.to_string(),
+                    self.ttl_secs.to_string(),
+                ],
+            )
+            .await?;
+        Ok(match outcome {
+            0 => Repair::Superseded,
+            1 => Repair::Held,
+            2 => Repair::Restored,
+            _ => Repair::RestoredOverOlder,
+        })
+    }
+
+    /// Extends the life of the records of `users` (called periodically by the node holding them); returns
+    /// the users whose record was missing (Redis lost it: the caller repairs them).
     pub async fn refresh(
         &self,
         redis: &Client,
         users: &[std::sync::Arc<str>],
-    ) -> Result<(), NodeError> {
+    ) -> Result<Vec<std::sync::Arc<str>>, NodeError> {
         let _redis = crate::metrics::Timer::redis("session_refresh");
-        let pipeline = redis.pipeline();
-        let mut queued = 0usize;
-        for user in users {
-            let _: () = pipeline
-                .expire(self.keys.sessions(user), self.ttl_secs as i64, None)
-                .await?;
-            queued += 1;
-            if queued.is_multiple_of(1000) {
-                let _: Vec<Value> = pipeline.all().await?;
+        let mut missing = Vec::new();
+        for batch in users.chunks(1000) {
+            let pipeline = redis.pipeline();
+            for user in batch {
+                let _: () = pipeline
+                    .expire(self.keys.sessions(user), self.ttl_secs as i64, None)
+                    .await?;
+            }
+            let extended: Vec<Value> = pipeline.all().await?;
+            for (user, extended) in batch.iter().zip(extended) {
+                if extended.as_i64() == Some(0) {
+                    missing.push(user.clone());
+                }
             }
         }
-        let _: Vec<Value> = pipeline.all().await?;
-        Ok(())
+        Ok(missing)
     }
 }

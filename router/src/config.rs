@@ -47,6 +47,40 @@ pub struct RouterConfig {
     /// Directory of the built web app (with index.html) served at `/`; unset serves no app.
     #[arg(long, env = "SENDJAY_WEB_DIR")]
     pub web_dir: Option<std::path::PathBuf>,
+    /// Seconds a login failure counts against its limits (the throttling window).
+    #[arg(long, env = "SENDJAY_LOGIN_WINDOW_SECS", default_value_t = 300)]
+    pub login_window_secs: u64,
+    /// Failed logins of one user from one source address per window, on all routers, before 429.
+    #[arg(
+        long,
+        env = "SENDJAY_LOGIN_MAX_FAILURES_PER_USER_SOURCE",
+        default_value_t = 5
+    )]
+    pub login_max_failures_per_user_source: u64,
+    /// Failed logins of one user from all sources per window, on all routers, before 429.
+    #[arg(
+        long,
+        env = "SENDJAY_LOGIN_MAX_FAILURES_PER_USER",
+        default_value_t = 100
+    )]
+    pub login_max_failures_per_user: u64,
+    /// Failed logins from one source address over all users per window, on all routers, before 429.
+    #[arg(
+        long,
+        env = "SENDJAY_LOGIN_MAX_FAILURES_PER_SOURCE",
+        default_value_t = 300
+    )]
+    pub login_max_failures_per_source: u64,
+    /// Login attempts (any outcome) one router accepts from one source address per minute.
+    #[arg(
+        long,
+        env = "SENDJAY_LOGIN_ATTEMPTS_PER_SOURCE_PER_MIN",
+        default_value_t = 120
+    )]
+    pub login_attempts_per_source_per_min: u32,
+    /// Take the source address from the last X-Forwarded-For entry (only behind a proxy that sets it).
+    #[arg(long, env = "SENDJAY_LOGIN_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub login_trust_forwarded_for: bool,
 }
 
 impl RouterConfig {
@@ -119,6 +153,33 @@ impl RouterConfig {
             return Err(RouterError::Config(
                 "SENDJAY_TOKEN_TTL_SECS: must be at least 60".into(),
             ));
+        }
+        if self.login_window_secs == 0 || self.login_window_secs > 86_400 {
+            return Err(RouterError::Config(
+                "SENDJAY_LOGIN_WINDOW_SECS: must be 1-86400".into(),
+            ));
+        }
+        for (name, value) in [
+            (
+                "SENDJAY_LOGIN_MAX_FAILURES_PER_USER_SOURCE",
+                self.login_max_failures_per_user_source,
+            ),
+            (
+                "SENDJAY_LOGIN_MAX_FAILURES_PER_USER",
+                self.login_max_failures_per_user,
+            ),
+            (
+                "SENDJAY_LOGIN_MAX_FAILURES_PER_SOURCE",
+                self.login_max_failures_per_source,
+            ),
+            (
+                "SENDJAY_LOGIN_ATTEMPTS_PER_SOURCE_PER_MIN",
+                u64::from(self.login_attempts_per_source_per_min),
+            ),
+        ] {
+            if value == 0 {
+                return Err(RouterError::Config(format!("{name}: must be > 0")));
+            }
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(RouterError::Config(

@@ -2,6 +2,7 @@
 //! Errors are JSON `{error, message}` with a stable `error` code and a message that says what to do.
 
 use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use sendjay_common::protocol::DeviceClass;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts;
+use crate::login_throttle::Verdict;
 use crate::nodes::NodeInfo;
 use crate::RouterContext;
 
@@ -68,19 +70,24 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
 /// Routes one request, in a tracing span, counted and timed by route.
 pub async fn route(
     req: Request<Incoming>,
+    peer: SocketAddr,
     ctx: Arc<RouterContext>,
 ) -> Result<Response<Body>, Infallible> {
     let started = std::time::Instant::now();
     let route = crate::metrics::route_label(req.uri().path());
     let span = tracing::info_span!("request", method = %req.method(), route);
-    let response = tracing::Instrument::instrument(dispatch(req, ctx), span).await;
+    let response = tracing::Instrument::instrument(dispatch(req, peer, ctx), span).await;
     crate::metrics::record_request(route, response.status().as_u16(), started);
     Ok(response)
 }
 
-async fn dispatch(req: Request<Incoming>, ctx: Arc<RouterContext>) -> Response<Body> {
+async fn dispatch(
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    ctx: Arc<RouterContext>,
+) -> Response<Body> {
     match (req.method(), req.uri().path()) {
-        (&Method::POST, "/v1/login") => login(req, &ctx).await,
+        (&Method::POST, "/v1/login") => login(req, peer, &ctx).await,
         (&Method::GET, "/v1/assign") => assign(&req, &ctx).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
         (&Method::GET, "/readyz") => match ctx.readiness().await {
@@ -111,7 +118,49 @@ fn unavailable(e: crate::error::RouterError) -> Response<Body> {
     )
 }
 
-async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
+/// The address a login comes from: the peer, or behind a trusted proxy the last `X-Forwarded-For` entry
+/// (the one the proxy appended; entries before it are whatever the client sent).
+fn source_address(req: &Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) -> IpAddr {
+    if ctx.config.login_trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next_back())
+            .and_then(|a| a.trim().parse::<IpAddr>().ok());
+        if let Some(address) = forwarded {
+            return address;
+        }
+    }
+    peer.ip()
+}
+
+/// `429 too_many_attempts` with `Retry-After`.
+fn throttled(retry_after: u64, limit: &'static str) -> Response<Body> {
+    metrics::counter!(crate::metrics::LOGINS, "result" => "throttled").increment(1);
+    metrics::counter!(crate::metrics::LOGINS_THROTTLED, "limit" => limit).increment(1);
+    metrics::counter!(crate::metrics::HTTP_ERRORS, "error" => "too_many_attempts").increment(1);
+    let body = serde_json::json!({
+        "error": "too_many_attempts",
+        "message": format!("too many login attempts; wait {retry_after} s before trying again"),
+        "retry_after": retry_after,
+    });
+    let mut response = json(StatusCode::TOO_MANY_REQUESTS, &body);
+    if let Ok(value) = hyper::header::HeaderValue::from_str(&retry_after.to_string()) {
+        response
+            .headers_mut()
+            .insert(hyper::header::RETRY_AFTER, value);
+    }
+    response
+}
+
+async fn login(req: Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) -> Response<Body> {
+    let source = source_address(&req, peer, ctx);
+    if let Verdict::Throttled { retry_after, limit } = ctx.login_throttle.check_local(source) {
+        return throttled(retry_after, limit);
+    }
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
         Err(_) => {
@@ -136,6 +185,18 @@ async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
             "device must be \"web\" or \"mobile\"",
         );
     };
+    if login.user_id.is_empty() || login.user_id.len() > 64 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "user_id must be 1-64 characters",
+        );
+    }
+    match ctx.login_throttle.check(&login.user_id, source).await {
+        Ok(Verdict::Allowed) => {}
+        Ok(Verdict::Throttled { retry_after, limit }) => return throttled(retry_after, limit),
+        Err(e) => return unavailable(e),
+    }
     let account = match accounts::load(&ctx.pool, &login.user_id).await {
         Ok(account) => account,
         Err(e) => return unavailable(e),
@@ -148,11 +209,20 @@ async fn login(req: Request<Incoming>, ctx: &RouterContext) -> Response<Body> {
             "unknown user or wrong password",
         )
     };
-    let Some(account) = account else {
+    // An unknown user is checked against the dummy hash: refusing it takes as long as a wrong password.
+    let phc = account.as_ref().map_or_else(
+        || ctx.dummy_password_hash.clone(),
+        |a| a.password_hash.clone(),
+    );
+    let verified = accounts::verify_password(login.password, phc).await;
+    let Some(account) = account.filter(|_| verified) else {
+        if let Err(e) = ctx.login_throttle.failed(&login.user_id, source).await {
+            tracing::warn!(error = %e, "could not count a failed login in Redis");
+        }
         return invalid();
     };
-    if !accounts::verify_password(login.password, account.password_hash.clone()).await {
-        return invalid();
+    if let Err(e) = ctx.login_throttle.succeeded(&login.user_id, source).await {
+        tracing::debug!(error = %e, "could not clear the login failure counter in Redis");
     }
     if account.retired {
         metrics::counter!(crate::metrics::LOGINS, "result" => "retired").increment(1);

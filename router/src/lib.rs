@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod load_seed;
+pub mod login_throttle;
 pub mod metrics;
 pub mod nodes;
 pub mod seed;
@@ -47,6 +48,11 @@ pub struct RouterContext {
     pub tokens: TokenKeys,
     /// Prometheus renderer.
     pub metrics: PrometheusHandle,
+    /// Login limits per user and source address.
+    pub login_throttle: login_throttle::LoginThrottle,
+    /// An argon2 hash of a random password, made at start-up with the same parameters as real ones:
+    /// unknown users are checked against it, so they take as long to refuse as a wrong password.
+    pub dummy_password_hash: String,
 }
 
 impl RouterContext {
@@ -136,6 +142,8 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
     let pool = pg_pool(&config.database_url, config.db_pool_size)?;
     let redis = redis_client(&config.redis_url).await?;
     let keys = KeySchema::new(&config.redis_prefix);
+    let login_throttle = login_throttle::LoginThrottle::new(&config, redis.clone(), keys.clone());
+    let dummy_password_hash = accounts::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let nodes = NodeDirectory::new(
         redis.clone(),
         keys,
@@ -150,6 +158,8 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
         nodes,
         tokens,
         metrics,
+        login_throttle,
+        dummy_password_hash,
     });
     let task = tokio::spawn(accept_loop(listener, ctx.clone()));
     tracing::info!(%addr, "router started");
@@ -158,7 +168,7 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
 
 async fn accept_loop(listener: TcpListener, ctx: Arc<RouterContext>) {
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed; raise the open-file limit if this repeats");
@@ -168,7 +178,7 @@ async fn accept_loop(listener: TcpListener, ctx: Arc<RouterContext>) {
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| http::route(req, ctx.clone()));
+            let service = service_fn(move |req| http::route(req, peer, ctx.clone()));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

@@ -16,6 +16,8 @@ pub mod process;
 
 /// Logins by result.
 pub const LOGINS: &str = "sendjay_router_logins_total";
+/// Logins refused with 429, by the limit that was reached.
+pub const LOGINS_THROTTLED: &str = "sendjay_router_logins_throttled_total";
 /// Node assignments handed out, by route (`login`, `assign`).
 pub const ASSIGNMENTS: &str = "sendjay_router_assignments_total";
 /// Clients sent (back) to a node through `GET /v1/assign`: after a drain, a rebalance or a lost connection.
@@ -78,6 +80,10 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_counter!(LOGINS, "Login attempts, by result.");
     describe_counter!(
+        LOGINS_THROTTLED,
+        "Logins refused with 429, by limit: router_source, user_source, user, source."
+    );
+    describe_counter!(
         ASSIGNMENTS,
         "Nodes handed out to clients, by route (login, assign)."
     );
@@ -118,8 +124,11 @@ fn describe() {
 
 fn register() {
     use metrics::{counter, gauge, histogram};
-    for result in ["ok", "invalid_credentials", "retired"] {
+    for result in ["ok", "invalid_credentials", "retired", "throttled"] {
         counter!(LOGINS, "result" => result).increment(0);
+    }
+    for limit in ["router_source", "user_source", "user", "source"] {
+        counter!(LOGINS_THROTTLED, "limit" => limit).increment(0);
     }
     for route in ["login", "assign"] {
         counter!(ASSIGNMENTS, "route" => route).increment(0);
@@ -130,6 +139,7 @@ fn register() {
         "invalid_credentials",
         "user_retired",
         "no_nodes",
+        "too_many_attempts",
         "invalid_token",
         "unavailable",
         "not_found",

@@ -20,6 +20,10 @@ struct Setup {
 }
 
 async fn setup(routers: usize) -> Setup {
+    setup_with(routers, |_| {}).await
+}
+
+async fn setup_with(routers: usize, adjust: impl Fn(&mut RouterConfig)) -> Setup {
     let database_url = sendjay_testkit::postgres().await.fresh_database().await;
     let redis = RedisServer::start().await;
     let (db, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
@@ -41,6 +45,7 @@ async fn setup(routers: usize) -> Setup {
     for _ in 0..routers {
         let mut config = RouterConfig::with_required(&database_url, &redis.url(), SECRET);
         config.node_cache_ms = 0;
+        adjust(&mut config);
         started.push(sendjay_router::start(config).await.unwrap());
     }
     Setup {
@@ -64,7 +69,8 @@ async fn announce(redis_url: &str, id: &str, draining: bool) {
         &redis,
         &KeySchema::default(),
         &node,
-        Duration::from_secs(30),
+        // Long enough for the slowest test (argon2 in a debug build on a loaded machine).
+        Duration::from_secs(600),
     )
     .await
     .unwrap();
@@ -81,11 +87,43 @@ async fn http(
     auth: Option<&str>,
     body: &str,
 ) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(router.addr).await.unwrap();
     let auth = auth
         .map(|t| format!("authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let (status, _, body) = http_raw(router, method, path, &auth, body).await;
+    (status, body)
+}
+
+/// A login with extra header lines; returns the status, the `Retry-After` header and the body.
+async fn login_from(
+    router: &RunningRouter,
+    headers: &str,
+    user: &str,
+    password: &str,
+) -> (u16, Option<u64>, Value) {
+    let body = format!(r#"{{"user_id":"{user}","password":"{password}","device":"web"}}"#);
+    let (status, head, body) = http_raw(router, "POST", "/v1/login", headers, &body).await;
+    let retry_after = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("retry-after:")
+                .map(|v| v.trim().to_owned())
+        })
+        .map(|v| v.parse().expect("Retry-After is whole seconds"));
+    (status, retry_after, body)
+}
+
+async fn http_raw(
+    router: &RunningRouter,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(router.addr).await.unwrap();
+    let auth = headers;
     let request = format!(
         "{method} {path} HTTP/1.1\r\nhost: x\r\n{auth}content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -94,8 +132,12 @@ async fn http(
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
     let status: u16 = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        status,
+        head.to_owned(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,4 +237,121 @@ async fn login_refusals_are_clear() {
         .unwrap()
         .get(0);
     assert_eq!(count, 41, "logins change nothing in the database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_are_throttled_and_the_right_one_waits_for_the_window() {
+    let setup = setup_with(1, |c| {
+        c.login_window_secs = 2;
+        c.login_max_failures_per_user_source = 3;
+    })
+    .await;
+    announce(&setup.redis_url, "node-a", false).await;
+    let router = &setup.routers[0];
+    for attempt in 1..=3 {
+        let (status, _, body) = login_from(router, "", "user1", "wrong").await;
+        assert_eq!(status, 401, "attempt {attempt}: {body}");
+    }
+    let (status, retry_after, body) = login_from(router, "", "user1", "wrong").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_attempts"))
+    );
+    let retry_after = retry_after.expect("a 429 carries Retry-After");
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(body["retry_after"].as_u64(), Some(retry_after));
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let (status, _, _) = login_from(router, "", "user1", "pw").await;
+    assert_eq!(status, 429, "the right password is refused while throttled");
+    let (status, _, _) = login_from(router, "", "user2", "pw").await;
+    assert_eq!(
+        status, 200,
+        "another user from the same address is not affected"
+    );
+    tokio::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(300)).await;
+    let (status, _, body) = login_from(router, "", "user1", "pw").await;
+    assert_eq!(status, 200, "accepted once the window is over: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_routers_share_the_login_limit_through_redis() {
+    let setup = setup_with(2, |c| c.login_max_failures_per_user_source = 4).await;
+    announce(&setup.redis_url, "node-a", false).await;
+    for router in [
+        &setup.routers[0],
+        &setup.routers[1],
+        &setup.routers[0],
+        &setup.routers[1],
+    ] {
+        let (status, _, _) = login_from(router, "", "user1", "wrong").await;
+        assert_eq!(status, 401);
+    }
+    for router in &setup.routers {
+        let (status, retry_after, _) = login_from(router, "", "user1", "pw").await;
+        assert_eq!(
+            status, 429,
+            "four failures spread over two routers reach the limit of four"
+        );
+        assert!(retry_after.is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guesser_on_one_address_does_not_lock_the_user_out_elsewhere() {
+    let setup = setup_with(1, |c| {
+        c.login_trust_forwarded_for = true;
+        c.login_max_failures_per_user_source = 3;
+        c.login_max_failures_per_user = 6;
+    })
+    .await;
+    announce(&setup.redis_url, "node-a", false).await;
+    let router = &setup.routers[0];
+    let attacker = "x-forwarded-for: 10.9.9.9\r\n";
+    let victim = "x-forwarded-for: 1.2.3.4, 10.1.1.1\r\n";
+    for _ in 0..3 {
+        assert_eq!(login_from(router, attacker, "user1", "wrong").await.0, 401);
+    }
+    assert_eq!(login_from(router, attacker, "user1", "pw").await.0, 429);
+    assert_eq!(
+        login_from(router, victim, "user1", "pw").await.0,
+        200,
+        "the user logs in from her own address"
+    );
+    // Guessing from many addresses reaches the per-user ceiling, which holds on every address.
+    for i in 0..6 {
+        let spread = format!("x-forwarded-for: 10.8.0.{i}\r\n");
+        let _ = login_from(router, &spread, "user1", "wrong").await;
+    }
+    assert_eq!(login_from(router, victim, "user1", "pw").await.0, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_user_takes_as_long_to_refuse_as_a_wrong_password() {
+    let setup = setup_with(1, |c| {
+        c.login_max_failures_per_user_source = 1000;
+        c.login_max_failures_per_user = 1000;
+        c.login_max_failures_per_source = 1000;
+    })
+    .await;
+    announce(&setup.redis_url, "node-a", false).await;
+    let router = &setup.routers[0];
+    // Interleaved, so whatever else loads the machine weighs on both series alike.
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        for (user, times) in [("user1", &mut known), ("nobody", &mut unknown)] {
+            let started = std::time::Instant::now();
+            let (status, _, _) = login_from(router, "", user, "wrong").await;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, 401);
+        }
+    }
+    let median = |times: &mut Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    assert!(
+        unknown >= 0.5 * known,
+        "an unknown user is refused in {unknown:.1} ms, a wrong password in {known:.1} ms: the answer tells which users exist"
+    );
 }

@@ -85,6 +85,26 @@ impl RedisCluster {
         format!("redis-cluster://127.0.0.1:{first}?{}", others.join("&"))
     }
 
+    /// Restarts, empty, the master that holds `key` (the same port and cluster identity, no data), as a
+    /// shard without persistence or replica would come back after a crash; waits until the cluster is ok
+    /// again and returns the master's port.
+    pub async fn restart_master_holding(&mut self, key: &str) -> u16 {
+        let index = self
+            .masters
+            .iter()
+            .position(|m| {
+                Command::new("redis-cli")
+                    .args(["-p", &m.port().to_string(), "EXISTS", key])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "1")
+                    .unwrap_or(false)
+            })
+            .unwrap_or_else(|| panic!("no master of the private Redis Cluster holds {key}"));
+        self.masters[index].restart().await;
+        self.wait_ok().await;
+        self.masters[index].port()
+    }
+
     /// The masters' ports.
     pub fn ports(&self) -> Vec<u16> {
         self.masters.iter().map(RedisServer::port).collect()

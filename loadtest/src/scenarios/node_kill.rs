@@ -24,7 +24,7 @@ use crate::run::{close_all, connect_all, device, Confirm, Ctx};
 use crate::scenario::Assign;
 use crate::stats::{error_code, Lat};
 use sendjay_client::HeldCursor;
-use sendjay_client::{ClientError, ConnectOptions, Connection};
+use sendjay_client::{ClientError, ConnectOptions, Connection, SendRetry};
 
 /// What a member's client knows: its cursors and which of this run's messages it has.
 #[derive(Default)]
@@ -488,7 +488,11 @@ async fn send_one(run: Arc<Run>, i: u64, intended: tokio::time::Instant, intende
     loop {
         let mut generation = sender.generation.subscribe();
         let client = sender.client.read().await.clone();
-        match client.call(Call::Send(args.clone())).await {
+        // A `database_unavailable` answer may hide a stored message: retried with the same id.
+        match client
+            .send_retrying(args.clone(), &SendRetry::default())
+            .await
+        {
             Ok(Reply::Send { .. }) => {
                 ctx.rec.record(Lat::Ack, intended.elapsed());
                 run.ledger.acked[i as usize].store(true, Ordering::Relaxed);

@@ -30,7 +30,15 @@ use tokio::time::Instant;
 use sendjay_client::reconnect::after_close;
 use sendjay_client::router::{self, NodeRef, RouterApiError};
 use sendjay_client::{
-    Backoff, ClientError, CloseAction, ConnectOptions, Connection, RoomCursors, UnsentQueue,
+    Backoff, ClientError, CloseAction, ConnectOptions, Connection, RoomCursors, SendRetry, UnsentQueue,
+};
+
+/// Retries of a send answered `database_unavailable` before the message is left in the outbox (short: a
+/// person is waiting; the outbox resends it after `/sync` or a reconnect).
+const CHAT_SEND_RETRY: SendRetry = SendRetry {
+    attempts: 4,
+    first_wait: Duration::from_millis(500),
+    max_wait: Duration::from_secs(2),
 };
 
 /// Options of `sendjay-chat`.
@@ -554,7 +562,7 @@ impl Chat {
 
     async fn flush_outbox(&mut self, client: &Connection) -> Result<(), ClientError> {
         while let Some(args) = self.outbox.next_pending().cloned() {
-            let reply = client.call(Call::Send(args.clone())).await?;
+            let reply = client.send_retrying(args.clone(), &CHAT_SEND_RETRY).await?;
             self.outbox.acknowledged(&args.client_msg_id);
             if let Reply::Send { message, .. } = reply {
                 if self.store(&message) {
@@ -574,7 +582,8 @@ impl Chat {
         // Kept until acknowledged: after a reconnect it is resent with the same id (docs/protocol.md §9).
         let args = self.outbox.write(room_id, text);
         let client_msg_id = args.client_msg_id.clone();
-        let reply = client.call(Call::Send(args)).await;
+        // `database_unavailable` may hide a stored message: retried with the same id, it is stored once.
+        let reply = client.send_retrying(args, &CHAT_SEND_RETRY).await;
         let reply = match reply {
             Err(ClientError::Server { code, message }) if !code.retryable() => {
                 self.outbox.discard(&client_msg_id);
