@@ -177,6 +177,23 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
     let head: RequestHead = decode(bytes)?;
     let id = head.id;
     let op = head.op.as_str();
+    // serde reads a MessagePack `bin` into a String when it is UTF-8; the protocol says `str`, so refuse it.
+    match find_bin(bytes) {
+        BinSite::None => {}
+        BinSite::Head => {
+            return Err(CodecError::BadFrame {
+                detail: "a MessagePack bin where the protocol says str (`op` and keys must be str)"
+                    .into(),
+            })
+        }
+        BinSite::Args => {
+            return Err(CodecError::BadArgs {
+                id,
+                op: truncate(op, 64),
+                detail: "a MessagePack bin where the protocol says str; send strings as str".into(),
+            })
+        }
+    }
     let call = match op {
         "ping" => Call::Ping,
         "list_rooms" => Call::ListRooms,
@@ -273,6 +290,136 @@ fn decode_optional_args<T: DeserializeOwned + Default>(
         })
 }
 
+/// Where a request frame holds a MessagePack `bin` (no request field is binary).
+#[derive(Debug, PartialEq, Eq)]
+enum BinSite {
+    /// None (or the frame is malformed, which decoding reports).
+    None,
+    /// Outside `args`: a key, `id` or `op`.
+    Head,
+    /// Inside `args`.
+    Args,
+}
+
+/// Finds a `bin` in a request frame, walking its top-level map without recursion.
+fn find_bin(bytes: &[u8]) -> BinSite {
+    let mut reader = Reader { bytes, at: 0 };
+    let Some(entries) = reader.map_len() else {
+        return BinSite::None;
+    };
+    for _ in 0..entries {
+        let key_start = reader.at;
+        match reader.skip_value() {
+            Some(true) => return BinSite::Head,
+            Some(false) => {}
+            None => return BinSite::None,
+        }
+        let is_args = bytes.get(key_start..reader.at) == Some(b"\xa4args");
+        match reader.skip_value() {
+            Some(true) if is_args => return BinSite::Args,
+            Some(true) => return BinSite::Head,
+            Some(false) => {}
+            None => return BinSite::None,
+        }
+    }
+    BinSite::None
+}
+
+/// A cursor over MessagePack bytes that skips values and notices `bin`.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn uint(&mut self, len: usize) -> Option<u64> {
+        let slice = self.bytes.get(self.at..self.at.checked_add(len)?)?;
+        self.at += len;
+        Some(slice.iter().fold(0u64, |acc, b| acc << 8 | *b as u64))
+    }
+
+    fn advance(&mut self, len: u64) -> Option<()> {
+        let end = self.at.checked_add(usize::try_from(len).ok()?)?;
+        if end > self.bytes.len() {
+            return None;
+        }
+        self.at = end;
+        Some(())
+    }
+
+    /// The entry count of a map at the cursor.
+    fn map_len(&mut self) -> Option<u64> {
+        match self.byte()? {
+            b @ 0x80..=0x8f => Some((b & 0x0f) as u64),
+            0xde => self.uint(2),
+            0xdf => self.uint(4),
+            _ => None,
+        }
+    }
+
+    /// Skips one value (with everything nested in it); `Some(true)` when it holds a `bin`, `None` when the
+    /// bytes are malformed or end early.
+    fn skip_value(&mut self) -> Option<bool> {
+        let mut left: u64 = 1;
+        while left > 0 {
+            left -= 1;
+            let marker = self.byte()?;
+            match marker {
+                0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => {}
+                0x80..=0x8f => left = left.checked_add(2 * (marker & 0x0f) as u64)?,
+                0x90..=0x9f => left = left.checked_add((marker & 0x0f) as u64)?,
+                0xa0..=0xbf => self.advance((marker & 0x1f) as u64)?,
+                0xc4..=0xc6 => return Some(true),
+                0xc7 => {
+                    let len = self.uint(1)?;
+                    self.advance(len + 1)?;
+                }
+                0xc8 => {
+                    let len = self.uint(2)?;
+                    self.advance(len + 1)?;
+                }
+                0xc9 => {
+                    let len = self.uint(4)?;
+                    self.advance(len + 1)?;
+                }
+                0xca | 0xce | 0xd2 => self.advance(4)?,
+                0xcb | 0xcf | 0xd3 => self.advance(8)?,
+                0xcc | 0xd0 => self.advance(1)?,
+                0xcd | 0xd1 => self.advance(2)?,
+                0xd4 => self.advance(2)?,
+                0xd5 => self.advance(3)?,
+                0xd6 => self.advance(5)?,
+                0xd7 => self.advance(9)?,
+                0xd8 => self.advance(17)?,
+                0xd9 => {
+                    let len = self.uint(1)?;
+                    self.advance(len)?;
+                }
+                0xda => {
+                    let len = self.uint(2)?;
+                    self.advance(len)?;
+                }
+                0xdb => {
+                    let len = self.uint(4)?;
+                    self.advance(len)?;
+                }
+                0xdc => left = left.checked_add(self.uint(2)?)?,
+                0xdd => left = left.checked_add(self.uint(4)?)?,
+                0xde => left = left.checked_add(2 * self.uint(2)?)?,
+                0xdf => left = left.checked_add(2 * self.uint(4)?)?,
+                0xc1 => return None,
+            }
+        }
+        Some(false)
+    }
+}
+
 /// Whether the frame starts with a MessagePack map marker (fixmap, map 16 or map 32).
 fn is_map(bytes: &[u8]) -> bool {
     matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf))
@@ -364,6 +511,76 @@ mod tests {
         };
         let text = String::from_utf8_lossy(&encode(&system).unwrap()).to_string();
         assert!(text.contains("invite") && text.contains("actor"), "{text}");
+    }
+
+    #[test]
+    fn bin_where_str_is_required_is_refused() {
+        #[derive(Serialize)]
+        struct BinBody<'a> {
+            room_id: i64,
+            client_msg_id: &'a str,
+            #[serde(with = "serde_bytes")]
+            body: &'a [u8],
+        }
+        #[derive(Serialize)]
+        struct Req<A> {
+            id: u64,
+            op: &'static str,
+            args: A,
+        }
+        #[derive(Serialize)]
+        struct BinOp<'a> {
+            id: u64,
+            #[serde(with = "serde_bytes")]
+            op: &'a [u8],
+        }
+        let args = BinBody {
+            room_id: 1,
+            client_msg_id: "c",
+            body: b"hi",
+        };
+        let frame = encode(&Req {
+            id: 5,
+            op: "send",
+            args,
+        })
+        .unwrap();
+        let err = decode_request(&frame, 1 << 16).unwrap_err();
+        assert_eq!(
+            (err.code(), err.request_id()),
+            (ErrorCode::BadArgs, Some(5))
+        );
+        let frame = encode(&BinOp { id: 6, op: b"ping" }).unwrap();
+        assert_eq!(
+            decode_request(&frame, 1 << 16).unwrap_err().code(),
+            ErrorCode::BadFrame
+        );
+        // Nested: a bin inside a list inside args.
+        let frame = encode(&Req {
+            id: 7,
+            op: "get_users",
+            args: std::collections::BTreeMap::from([(
+                "user_ids",
+                vec![serde_bytes::Bytes::new(b"bob")],
+            )]),
+        })
+        .unwrap();
+        assert_eq!(
+            decode_request(&frame, 1 << 16).unwrap_err().code(),
+            ErrorCode::BadArgs
+        );
+        // str everywhere still decodes.
+        let frame = encode(&Req {
+            id: 8,
+            op: "send",
+            args: SendArgs {
+                room_id: 1,
+                client_msg_id: "c".into(),
+                body: "hi".into(),
+            },
+        })
+        .unwrap();
+        assert!(decode_request(&frame, 1 << 16).is_ok());
     }
 
     fn every_call() -> Vec<Call> {

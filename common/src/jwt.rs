@@ -2,7 +2,9 @@
 //!
 //! The algorithm is pinned (a token naming any other, `none` included, is refused), expiry is required and
 //! enforced, and the issuer is checked. A node additionally compares the passkey claim with the user's current
-//! passkey, so resetting the passkey revokes every outstanding token at once. Key rotation: tokens are signed
+//! passkey, so resetting the passkey revokes every outstanding token at once. `nbf` is enforced when present,
+//! `iat` may not lie in the future (beyond [`CLOCK_LEEWAY_SECS`]) and the lifetime `exp - iat` may not exceed
+//! the configured maximum: a leaked signing key or a bug elsewhere must not mint tokens that live for decades. Key rotation: tokens are signed
 //! with the current key and accepted when signed with the current or the previous key.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -48,12 +50,19 @@ pub enum TokenError {
     Sign(String),
 }
 
+/// Seconds of clock difference tolerated between the issuer and the verifier (`iat`, `nbf`).
+pub const CLOCK_LEEWAY_SECS: i64 = 60;
+
+/// The default longest accepted token lifetime (`exp - iat`): the router's default token lifetime, 12 hours.
+pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 12 * 3600;
+
 /// Signs and verifies session tokens.
 #[derive(Clone)]
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: Vec<DecodingKey>,
     validation: Validation,
+    max_lifetime_secs: i64,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -77,6 +86,7 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss"]);
         validation.validate_exp = true;
+        validation.validate_nbf = true;
         validation.leeway = 5;
         let mut decoding = vec![DecodingKey::from_secret(current)];
         decoding.extend(previous.map(DecodingKey::from_secret));
@@ -84,7 +94,14 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(current),
             decoding,
             validation,
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         })
+    }
+
+    /// Sets the longest accepted token lifetime (`exp - iat`) in seconds.
+    pub fn with_max_lifetime_secs(mut self, secs: i64) -> TokenKeys {
+        self.max_lifetime_secs = secs;
+        self
     }
 
     /// Signs a token for `user` valid for `ttl_secs` from `now_secs`.
@@ -118,7 +135,7 @@ impl TokenKeys {
         let mut last = TokenError::Invalid("no key".into());
         for key in &self.decoding {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) => return Ok(data.claims),
+                Ok(data) => return self.check_times(data.claims),
                 Err(e) => {
                     last = match e.kind() {
                         jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
@@ -130,6 +147,22 @@ impl TokenKeys {
             }
         }
         Err(last)
+    }
+}
+
+impl TokenKeys {
+    /// Refuses an `iat` in the future and a lifetime above the maximum (signature and `exp`/`nbf` are checked).
+    fn check_times(&self, claims: Claims) -> Result<Claims, TokenError> {
+        if claims.iat > now_secs() + CLOCK_LEEWAY_SECS {
+            return Err(TokenError::Invalid("iat is in the future".into()));
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
+            return Err(TokenError::Invalid(format!(
+                "lifetime exp - iat exceeds {} seconds",
+                self.max_lifetime_secs
+            )));
+        }
+        Ok(claims)
     }
 }
 
@@ -195,6 +228,72 @@ mod tests {
             TokenKeys::new(b"short", None).unwrap_err(),
             TokenError::WeakKey
         );
+    }
+
+    /// Signs raw claims, `nbf` included, as a token minted elsewhere with the right key could carry them.
+    fn raw_token(iat: i64, exp: i64, nbf: Option<i64>) -> String {
+        #[derive(Serialize)]
+        struct Raw {
+            sub: &'static str,
+            pk: &'static str,
+            dev: DeviceClass,
+            iat: i64,
+            exp: i64,
+            iss: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nbf: Option<i64>,
+        }
+        let raw = Raw {
+            sub: "alice",
+            pk: "pk",
+            dev: DeviceClass::Web,
+            iat,
+            exp,
+            iss: ISSUER,
+            nbf,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &raw,
+            &EncodingKey::from_secret(KEY),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn refuses_future_nbf_future_iat_and_overlong_lifetime() {
+        let keys = TokenKeys::new(KEY, None).unwrap();
+        let now = now_secs();
+        let year = 365 * 24 * 3600;
+        // Accepted: a normal token, nbf in the past, iat within the clock leeway.
+        keys.verify(&raw_token(now, now + 3600, Some(now - 10)))
+            .unwrap();
+        keys.verify(&raw_token(now + 30, now + 3600, None)).unwrap();
+        for (what, token) in [
+            (
+                "nbf an hour ahead",
+                raw_token(now, now + 7200, Some(now + 3600)),
+            ),
+            (
+                "iat a year ahead",
+                raw_token(now + year, now + year + 60, None),
+            ),
+            (
+                "exp 100 years ahead",
+                raw_token(now, now + 100 * year, None),
+            ),
+        ] {
+            assert!(
+                matches!(keys.verify(&token), Err(TokenError::Invalid(_))),
+                "{what} was accepted"
+            );
+        }
+        // The lifetime limit is configurable.
+        let short = TokenKeys::new(KEY, None)
+            .unwrap()
+            .with_max_lifetime_secs(600);
+        assert!(short.verify(&raw_token(now, now + 3600, None)).is_err());
+        short.verify(&raw_token(now, now + 600, None)).unwrap();
     }
 
     /// Builds an `alg: none` token by hand, as an attacker would.

@@ -88,6 +88,30 @@ pub struct NodeConfig {
     /// Seconds after sending during which the sender may revoke a message.
     #[arg(long, env = "SENDJAY_REVOKE_WINDOW_SECS", default_value_t = sendjay_common::protocol::DEFAULT_REVOKE_WINDOW_SECS)]
     pub revoke_window_secs: u64,
+    /// Address of the operational endpoints (`/healthz`, `/readyz`, `/metrics`) on a listener of their own, so
+    /// probes and scrapes keep answering while the data port is saturated; unset: only on `SENDJAY_LISTEN`
+    /// (which serves them too).
+    #[arg(long, env = "SENDJAY_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
+    /// Seconds a new TCP connection has to send its HTTP request head, complete the WebSocket upgrade and
+    /// authenticate; past it the connection is closed.
+    #[arg(long, env = "SENDJAY_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+    /// Most connections on the data port that have not authenticated yet; further ones are refused at once.
+    #[arg(long, env = "SENDJAY_MAX_UNAUTHENTICATED", default_value_t = 10_000)]
+    pub max_unauthenticated: usize,
+    /// Most not-yet-authenticated connections from one source IP address; 0 turns the per-address cap off
+    /// (behind a load balancer that does not keep client addresses, every connection comes from its address).
+    #[arg(
+        long,
+        env = "SENDJAY_MAX_UNAUTHENTICATED_PER_IP",
+        default_value_t = 1_000
+    )]
+    pub max_unauthenticated_per_ip: usize,
+    /// Longest token lifetime (`exp - iat`) accepted, in seconds; keep it at least the router's
+    /// `SENDJAY_TOKEN_TTL_SECS`.
+    #[arg(long, env = "SENDJAY_MAX_TOKEN_LIFETIME_SECS", default_value_t = sendjay_common::jwt::DEFAULT_MAX_LIFETIME_SECS)]
+    pub max_token_lifetime_secs: i64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -185,10 +209,24 @@ impl NodeConfig {
         if self.max_room_members < 2 {
             return bad("SENDJAY_MAX_ROOM_MEMBERS", "must be at least 2");
         }
+        if self.handshake_timeout_secs == 0 {
+            return bad("SENDJAY_HANDSHAKE_TIMEOUT_SECS", "must be at least 1");
+        }
+        if self.max_unauthenticated == 0 {
+            return bad("SENDJAY_MAX_UNAUTHENTICATED", "must be > 0");
+        }
+        if self.max_token_lifetime_secs < 60 {
+            return bad("SENDJAY_MAX_TOKEN_LIFETIME_SECS", "must be at least 60");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");
         }
         Ok(())
+    }
+
+    /// The handshake deadline of a new connection.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
     }
 
     /// Heartbeat interval.

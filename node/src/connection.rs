@@ -24,16 +24,18 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::admission::Pending;
 use crate::auth;
 use crate::handler::handle_frame;
 use crate::metrics as m;
 use crate::outbox::Outbox;
 use crate::registry::Conn;
 use crate::sessions::{Claim, Launch};
+use crate::text_frames::{TextAsBinary, TEXT_MARKER};
 use crate::NodeContext;
 
 /// The socket type of an upgraded connection.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub type Socket = WebSocketStream<TextAsBinary<TokioIo<Upgraded>>>;
 
 /// How long one write may take before the client counts as a slow consumer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,6 +47,10 @@ pub struct ConnectParams {
     pub token: Option<String>,
     /// Manual or automatic launch.
     pub launch: Launch,
+    /// The connection's place among the not-yet-authenticated ones, given back once it is.
+    pub pending: Arc<Pending>,
+    /// When the handshake (request head, upgrade, authentication) must be done.
+    pub deadline: Instant,
 }
 
 async fn close(ws: &mut Socket, reason: CloseReason, text: &str) {
@@ -59,6 +65,16 @@ async fn close(ws: &mut Socket, reason: CloseReason, text: &str) {
         reason: text.into(),
     };
     let _ = timeout(Duration::from_secs(2), ws.close(Some(frame))).await;
+}
+
+/// The `bad_frame` answer to a text frame (the connection stays open).
+fn text_frame_refusal() -> Bytes {
+    let answer = ServerFrame::Error {
+        id: None,
+        code: ErrorCode::BadFrame,
+        message: "text frames (and frames starting with byte 0xc1) are not part of the protocol: send MessagePack in binary frames".into(),
+    };
+    Bytes::from(codec::encode_server_frame(&answer).unwrap_or_default())
 }
 
 fn push_frame(push: Push) -> Bytes {
@@ -101,13 +117,27 @@ async fn open(
     ctx: &Arc<NodeContext>,
     params: ConnectParams,
 ) -> Option<(Arc<Conn>, SessionRecord)> {
-    let claims = match auth::authenticate(&ctx.tokens, &ctx.store, params.token.as_deref()).await {
-        Ok(claims) => claims,
-        Err((reason, text)) => {
+    let authenticating = auth::authenticate(&ctx.tokens, &ctx.store, params.token.as_deref());
+    let claims = match tokio::time::timeout_at(params.deadline, authenticating).await {
+        Ok(Ok(claims)) => claims,
+        Ok(Err((reason, text))) => {
             close(ws, reason, &text).await;
             return None;
         }
+        Err(_) => {
+            metrics::counter!(m::CONNECTIONS_CLOSED, "reason" => "handshake_timeout").increment(1);
+            close(
+                ws,
+                CloseReason::Internal,
+                "could not authenticate before the handshake deadline: reconnect later",
+            )
+            .await;
+            return None;
+        }
     };
+    // Authenticated: this connection no longer counts against the caps of unauthenticated ones.
+    params.pending.release();
+    drop(params.pending);
     if ctx.config.enforce_assignment && !ctx.ring.accepts(&claims.sub) {
         let owner = ctx.ring.owner(&claims.sub).unwrap_or_default();
         close(
@@ -310,6 +340,11 @@ async fn run(
             incoming = ws.next() => {
                 last_heard = Instant::now();
                 match incoming {
+                    Some(Ok(Message::Binary(frame))) if frame.first() == Some(&TEXT_MARKER) => {
+                        if !write(ws, Message::Binary(text_frame_refusal()), true).await {
+                            return None;
+                        }
+                    }
                     Some(Ok(Message::Binary(frame))) => {
                         let answer = Box::pin(handle_frame(ctx, conn, &frame)).await;
                         if !write(ws, Message::Binary(answer), true).await {
@@ -317,13 +352,8 @@ async fn run(
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
-                        let answer = ServerFrame::Error {
-                            id: None,
-                            code: ErrorCode::BadFrame,
-                            message: "text frames are not part of the protocol: send MessagePack in binary frames".into(),
-                        };
-                        let bytes = Bytes::from(codec::encode_server_frame(&answer).unwrap_or_default());
-                        if !write(ws, Message::Binary(bytes), true).await {
+                        // Not reached: text frames arrive as marked binary frames (see `text_frames`).
+                        if !write(ws, Message::Binary(text_frame_refusal()), true).await {
                             return None;
                         }
                     }

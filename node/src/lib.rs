@@ -7,6 +7,7 @@
 //! [`start`] runs a node in-process (tests use it on `127.0.0.1:0`); the `sendjay-node` binary wraps it.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod auth;
 pub mod bus;
 pub mod clock;
@@ -23,6 +24,7 @@ pub mod session_repair;
 pub mod sessions;
 pub mod stats;
 pub mod store;
+pub mod text_frames;
 pub mod websocket;
 
 use std::net::SocketAddr;
@@ -135,6 +137,8 @@ impl NodeContext {
 pub struct RunningNode {
     /// The bound address.
     pub addr: SocketAddr,
+    /// The bound address of the operational endpoints' own listener, when `SENDJAY_OPS_LISTEN` is set.
+    pub ops_addr: Option<SocketAddr>,
     /// Shared state (tests read stats and the registry).
     pub ctx: Arc<NodeContext>,
     shutdown: watch::Sender<bool>,
@@ -196,7 +200,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         config.jwt_secret.as_bytes(),
         config.jwt_previous_secret.as_deref().map(str::as_bytes),
     )
-    .map_err(|e| NodeError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?;
+    .map_err(|e| NodeError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?
+    .with_max_lifetime_secs(config.max_token_lifetime_secs);
     let store = Store::connect(&config.database_url, config.db_pool_size)?;
     store.migrate().await?;
     let keys = KeySchema::new(&config.redis_prefix);
@@ -212,6 +217,14 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     .await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let ops_listener = match config.ops_listen {
+        Some(ops) => Some(TcpListener::bind(ops).await?),
+        None => None,
+    };
+    let ops_addr = match &ops_listener {
+        Some(listener) => Some(listener.local_addr()?),
+        None => None,
+    };
     let node_id = config
         .node_id
         .clone()
@@ -236,6 +249,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = vec![tokio::spawn(bus.receive())];
+    if let Some(ops) = ops_listener {
+        tasks.push(tokio::spawn(server::ops_loop(ops, ctx.clone())));
+    }
     tasks.push(tokio::spawn(server::accept_loop(
         listener,
         ctx.clone(),
@@ -243,9 +259,10 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     )));
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
     tasks.push(tokio::spawn(session_repair::follow_redis(ctx.clone())));
-    tracing::info!(node = %ctx.node_id, %addr, url = %ctx.public_url, "node started");
+    tracing::info!(node = %ctx.node_id, %addr, ops = ?ops_addr, url = %ctx.public_url, "node started");
     Ok(RunningNode {
         addr,
+        ops_addr,
         ctx,
         shutdown,
         tasks,

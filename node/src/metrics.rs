@@ -186,7 +186,7 @@ fn describe() {
     );
     describe_counter!(
         CONNECTIONS_CLOSED,
-        "Connections closed, by reason (close code name, client, over_capacity)."
+        "Connections closed, by reason (close code name, client, over_capacity, too_many_unauthenticated, handshake_timeout)."
     );
     describe_counter!(
         WS_TOKEN_SOURCE,
@@ -315,7 +315,12 @@ fn register() {
     for reason in CloseReason::ALL {
         counter!(CONNECTIONS_CLOSED, "reason" => reason.as_str()).increment(0);
     }
-    for reason in ["client", "over_capacity"] {
+    for reason in [
+        "client",
+        "over_capacity",
+        "too_many_unauthenticated",
+        "handshake_timeout",
+    ] {
         counter!(CONNECTIONS_CLOSED, "reason" => reason).increment(0);
     }
     for source in ["header", "subprotocol", "query"] {

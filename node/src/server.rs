@@ -1,5 +1,10 @@
-//! The accept loop and HTTP routing: one task per TCP connection, a semaphore capping how many are open, and
-//! on one port the WebSocket endpoint and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! The accept loops and HTTP routing: one task per TCP connection, a semaphore capping how many are open, and
+//! on the data port the WebSocket endpoint and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//!
+//! A new data-port connection must finish its HTTP request head, upgrade and authenticate before its handshake
+//! deadline, and takes an [`Admission`] place until it has authenticated: connections that never log in cannot
+//! pile up. The operational endpoints can also be served on a listener of their own ([`ops_loop`],
+//! `SENDJAY_OPS_LISTEN`), which none of that load reaches, so probes keep answering while the data port is full.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,9 +18,11 @@ use hyper_util::rt::TokioIo;
 use sendjay_common::WS_PATH_V1;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::admission::{Admission, Pending};
 use crate::connection::{self, ConnectParams};
 use crate::sessions::Launch;
 use crate::websocket::{self, query_param};
@@ -38,12 +45,16 @@ pub async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limit = Arc::new(Semaphore::new(ctx.config.max_connections));
+    let admission = Admission::new(
+        ctx.config.max_unauthenticated,
+        ctx.config.max_unauthenticated_per_ip,
+    );
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
         };
-        let (stream, _) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Usually out of file descriptors: back off briefly instead of spinning.
@@ -52,35 +63,97 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        let Some(pending) = admission.admit(peer.ip()) else {
+            metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "too_many_unauthenticated")
+                .increment(1);
+            continue; // dropping the stream refuses the connection
+        };
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "over_capacity")
                 .increment(1);
-            continue; // dropping the stream refuses the connection
+            continue;
         };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
+        let deadline = Instant::now() + ctx.config.handshake_timeout();
         tokio::spawn(async move {
             let permit = Arc::new(permit);
-            let service =
-                service_fn(move |req| route(req, ctx.clone(), permit.clone(), shutdown.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
+            let pending = Arc::new(pending);
+            let service = service_fn(move |req| {
+                let new = NewConnection {
+                    permit: permit.clone(),
+                    pending: pending.clone(),
+                    deadline,
+                };
+                route(req, ctx.clone(), new, shutdown.clone())
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(16 * 1024)
                 .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await;
+                .with_upgrades();
+            // The request head and the upgrade must come before the deadline (an upgrade ends this future).
+            if tokio::time::timeout_at(deadline, connection).await.is_err() {
+                metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "handshake_timeout")
+                    .increment(1);
+            }
         });
     }
 }
 
-async fn route(
-    req: Request<Incoming>,
-    ctx: Arc<NodeContext>,
+/// Serves only the operational endpoints on their own listener, until the node's tasks are stopped (it keeps
+/// answering while the node drains, so `/readyz` can say so).
+pub async fn ops_loop(listener: TcpListener, ctx: Arc<NodeContext>) {
+    // Probes and scrapes are few; this bounds what a stray client of the ops port can hold.
+    let limit = Arc::new(Semaphore::new(OPS_MAX_CONNECTIONS));
+    loop {
+        let accepted = listener.accept().await;
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |req: Request<Incoming>| {
+                let ctx = ctx.clone();
+                async move {
+                    let response = match ops_response(req.uri().path(), &ctx).await {
+                        Some(response) => response,
+                        None => text(
+                            StatusCode::NOT_FOUND,
+                            "not found: this port serves /healthz, /readyz and /metrics\n",
+                        ),
+                    };
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(OPS_CONNECTION_LIFETIME, connection).await;
+        });
+    }
+}
+
+/// Most simultaneous connections to the ops listener.
+const OPS_MAX_CONNECTIONS: usize = 64;
+/// Longest life of one ops connection (a keep-alive scraper reconnects).
+const OPS_CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a data-port connection carries into its upgrade: its capacity permit, its admission place and its
+/// handshake deadline.
+struct NewConnection {
     permit: Arc<OwnedSemaphorePermit>,
-    shutdown: watch::Receiver<bool>,
-) -> Result<Response<Body>, Infallible> {
-    let response = match req.uri().path() {
-        WS_PATH_V1 => upgrade(req, ctx, permit, shutdown),
+    pending: Arc<Pending>,
+    deadline: Instant,
+}
+
+/// The answer of an operational endpoint, or `None` for any other path.
+async fn ops_response(path: &str, ctx: &NodeContext) -> Option<Response<Body>> {
+    let response = match path {
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => match ctx.readiness().await {
             Ok(()) => text(StatusCode::OK, "ready\n"),
@@ -91,9 +164,25 @@ async fn route(
         },
         "/metrics" => Response::builder()
             .header("content-type", "text/plain; version=0.0.4")
-            .body(Full::new(Bytes::from(crate::metrics::render(&ctx).await)))
+            .body(Full::new(Bytes::from(crate::metrics::render(ctx).await)))
             .unwrap_or_default(),
-        _ => text(
+        _ => return None,
+    };
+    Some(response)
+}
+
+async fn route(
+    req: Request<Incoming>,
+    ctx: Arc<NodeContext>,
+    new: NewConnection,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Response<Body>, Infallible> {
+    if req.uri().path() == WS_PATH_V1 {
+        return Ok(upgrade(req, ctx, new, shutdown));
+    }
+    let response = match ops_response(req.uri().path(), &ctx).await {
+        Some(response) => response,
+        None => text(
             StatusCode::NOT_FOUND,
             "not found: try /v1/ws, /healthz, /readyz or /metrics\n",
         ),
@@ -104,7 +193,7 @@ async fn route(
 fn upgrade(
     req: Request<Incoming>,
     ctx: Arc<NodeContext>,
-    permit: Arc<OwnedSemaphorePermit>,
+    new: NewConnection,
     shutdown: watch::Receiver<bool>,
 ) -> Response<Body> {
     if ctx.is_draining() {
@@ -122,15 +211,26 @@ fn upgrade(
         metrics::counter!(crate::metrics::WS_TOKEN_SOURCE, "source" => source.label()).increment(1);
         token
     });
+    let NewConnection {
+        permit,
+        pending,
+        deadline,
+    } = new;
     let params = ConnectParams {
         token,
         launch: Launch::parse(query_param(query, "launch")),
+        pending,
+        deadline,
     };
     tokio::spawn(async move {
         let _permit = permit;
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
+        match tokio::time::timeout_at(deadline, hyper::upgrade::on(req)).await {
+            Err(_) => {
+                metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "handshake_timeout")
+                    .increment(1);
+            }
+            Ok(Ok(upgraded)) => {
+                let io = crate::text_frames::TextAsBinary::new(TokioIo::new(upgraded));
                 let ws = WebSocketStream::from_raw_socket(
                     io,
                     Role::Server,
@@ -149,7 +249,7 @@ fn upgrade(
                 let serve = connection::serve(ws, ctx, params, shutdown);
                 tracing::Instrument::instrument(serve, span).await;
             }
-            Err(e) => tracing::debug!(error = %e, "upgrade failed"),
+            Ok(Err(e)) => tracing::debug!(error = %e, "upgrade failed"),
         }
     });
     let mut response = Response::builder()

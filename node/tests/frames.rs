@@ -29,6 +29,24 @@ async fn orphan_error(client: &Connection) -> ErrorCode {
     }
 }
 
+/// The next error frame on a raw socket (skipping pushes): its id and code.
+async fn next_error<S>(ws: &mut tokio_tungstenite::WebSocketStream<S>) -> (Option<u64>, ErrorCode)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    loop {
+        let Some(Ok(Message::Binary(bytes))) = ws.next().await else {
+            panic!("socket ended")
+        };
+        match codec::decode_server_frame(&bytes).unwrap() {
+            sendjay_common::protocol::ServerFrame::Error { id, code, .. } => return (id, code),
+            sendjay_common::protocol::ServerFrame::Push { .. } => continue,
+            other => panic!("expected an error frame, got {other:?}"),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Raw<'a, A: Serialize> {
     id: u64,
@@ -141,7 +159,7 @@ async fn a_frame_over_the_hard_limit_closes_only_that_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_op_and_bad_args_errors_carry_the_request_id() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::SinkExt;
     let cluster = TestCluster::start(1).await;
     cluster.users(&["alice"]).await;
     let token = cluster.token("alice", sendjay_common::protocol::DeviceClass::Web);
@@ -181,22 +199,101 @@ async fn unknown_op_and_bad_args_errors_carry_the_request_id() {
     ];
     for (frame, id, code) in frames {
         ws.send(Message::Binary(frame.into())).await.unwrap();
-        loop {
-            let Some(Ok(Message::Binary(bytes))) = ws.next().await else {
-                panic!("socket ended")
-            };
-            match codec::decode_server_frame(&bytes).unwrap() {
-                sendjay_common::protocol::ServerFrame::Error {
-                    id: got,
-                    code: got_code,
-                    ..
-                } => {
-                    assert_eq!((got, got_code), (Some(id), code));
-                    break;
-                }
-                sendjay_common::protocol::ServerFrame::Push { .. } => continue,
-                other => panic!("unexpected {other:?}"),
-            }
-        }
+        assert_eq!(next_error(&mut ws).await, (Some(id), code));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_with_invalid_utf8_gets_bad_frame_and_the_connection_stays() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    let cluster = TestCluster::start(1).await;
+    cluster.users(&["alice"]).await;
+    let alice = cluster.connect(0, "alice").await;
+    for payload in [
+        &b"\xff\xfe"[..],
+        b"ok so far \xc3",
+        b"\xde\x8f map-looking text",
+    ] {
+        let frame = Frame::message(Bytes::from_static(payload), OpCode::Data(Data::Text), true);
+        alice.send_message(Message::Frame(frame)).await.unwrap();
+        assert_eq!(orphan_error(&alice).await, ErrorCode::BadFrame);
+    }
+    assert!(
+        alice.closed(Duration::from_millis(200)).await.is_none(),
+        "the connection was closed"
+    );
+    assert!(matches!(
+        alice.call(Call::Ping).await.unwrap(),
+        Reply::Ping { .. }
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_bin_where_the_protocol_says_str_is_refused() {
+    use futures_util::SinkExt;
+    let cluster = TestCluster::start(1).await;
+    cluster.users(&["alice"]).await;
+    let room = cluster.room(&["alice"]).await;
+    let token = cluster.token("alice", sendjay_common::protocol::DeviceClass::Web);
+    let url = format!("{}?token={token}", cluster.nodes[0].ws_url());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+
+    #[derive(Serialize)]
+    struct BinId<'a> {
+        room_id: i64,
+        #[serde(with = "serde_bytes")]
+        client_msg_id: &'a [u8],
+        body: &'a str,
+    }
+    #[derive(Serialize)]
+    struct BinBody<'a> {
+        room_id: i64,
+        client_msg_id: &'a str,
+        #[serde(with = "serde_bytes")]
+        body: &'a [u8],
+    }
+    #[derive(Serialize)]
+    struct BinOp<'a> {
+        id: u64,
+        #[serde(with = "serde_bytes")]
+        op: &'a [u8],
+    }
+    let bin_id = codec::encode(&Raw {
+        id: 11,
+        op: "send",
+        args: BinId {
+            room_id: room,
+            client_msg_id: b"c-11",
+            body: "hello",
+        },
+    })
+    .unwrap();
+    let bin_body = codec::encode(&Raw {
+        id: 12,
+        op: "send",
+        args: BinBody {
+            room_id: room,
+            client_msg_id: "c-12",
+            body: b"hello",
+        },
+    })
+    .unwrap();
+    let frames = [
+        (bin_id, Some(11), ErrorCode::BadArgs),
+        (bin_body, Some(12), ErrorCode::BadArgs),
+        (
+            codec::encode(&BinOp {
+                id: 13,
+                op: b"ping",
+            })
+            .unwrap(),
+            None,
+            ErrorCode::BadFrame,
+        ),
+    ];
+    for (frame, id, code) in frames {
+        ws.send(Message::Binary(frame.into())).await.unwrap();
+        assert_eq!(next_error(&mut ws).await, (id, code));
     }
 }

@@ -398,7 +398,8 @@ async fn groups_respect_the_member_limit() {
             name: "big".into(),
             user_ids: vec!["b".into(), "c".into(), "d".into(), "e".into()],
         }),
-        ErrorCode::BadArgs,
+        // The same code as an invite over the limit.
+        ErrorCode::Forbidden,
     )
     .await;
     let room = create_group(&a, "full", &["b", "c"]).await;

@@ -103,3 +103,46 @@ async fn messages_acknowledged_while_redis_is_down_are_not_lost() {
     let (after, _) = send(&alice, room, "after", "after the outage").await;
     expect_message(&bob, room, after.seq).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_named_twice_in_the_cursors_is_refused() {
+    use sendjay_common::error_code::ErrorCode;
+    use sendjay_loadtest::client::ClientError;
+    let cluster = TestCluster::start(1).await;
+    cluster.users(&["alice"]).await;
+    let room = cluster.room(&["alice"]).await;
+    let alice = cluster.connect(0, "alice").await;
+    for i in 1..=3 {
+        send(&alice, room, &format!("m{i}"), "x").await;
+    }
+    // Two cursors for one room used to return each message twice (seqs 2, 2, 3, 3).
+    let twice = Call::Sync(SyncArgs {
+        cursors: vec![
+            RoomCursor {
+                room_id: room,
+                seq: 1,
+            },
+            RoomCursor {
+                room_id: room,
+                seq: 1,
+            },
+        ],
+        limit: Some(10),
+    });
+    let err = alice.call(twice).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ClientError::Server { code: ErrorCode::BadArgs, message } if message.contains("more than once")
+        ),
+        "{err:?}"
+    );
+    // The connection stays usable and one cursor per room still works.
+    let Reply::Sync { messages, .. } = alice.call(sync(room, 1, 10)).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+}

@@ -41,6 +41,7 @@ pub(super) async fn sync(
     args: SyncArgs,
 ) -> Result<Reply, NodeError> {
     let limit = page(args.limit, DEFAULT_SYNC_PAGE, MAX_SYNC_PAGE)?;
+    validate::distinct_cursor_rooms(&args.cursors)?;
     let (messages, has_more) = ctx.store.sync(user, &args.cursors, limit).await?;
     let rooms = ctx.store.list_rooms(user).await?;
     Ok(Reply::Sync {

@@ -307,7 +307,7 @@ impl Store {
     ) -> Result<(RoomSummary, MembershipChange), NodeError> {
         let others = dedupe(others, user_id);
         if others.len() + 1 > max_members as usize {
-            return Err(bad_args(format!(
+            return Err(forbidden(format!(
                 "a room holds at most {max_members} members; add the others with invite once the limit allows"
             )));
         }
