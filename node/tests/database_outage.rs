@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
+use sendjay_client::{ClientError, SendRetry};
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{Call, Push, Reply, SendArgs};
-use sendjay_client::{ClientError, SendRetry};
 use support::{drain_pushes, TestCluster};
 
 /// A connection to `database_url`'s server, on database `db` instead.

@@ -8,8 +8,8 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::protocol::{Call, DeviceClass, Reply};
-use sendjay_loadtest::client::{Client, ConnectOptions};
 use support::{expect_message, send, TestCluster};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -86,7 +86,11 @@ fn attacker(n: u8) -> Ipv4Addr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_are_capped_per_address_and_closed_at_the_deadline() {
-    sendjay_loadtest::sys::raise_nofile(8192).expect("open-file limit");
+    let limit = rlimit::increase_nofile_limit(8192).expect("read the open-file limit");
+    assert!(
+        limit >= 4096,
+        "this test needs about 4,096 open files; the limit is {limit}: run `ulimit -n 8192` and retry"
+    );
     let cluster = TestCluster::start_with(1, |c| {
         c.handshake_timeout_secs = 2;
         c.max_unauthenticated = 1_000;
@@ -174,7 +178,7 @@ async fn a_full_node_refuses_new_handshakes_but_probes_answer_and_it_recovers() 
 
     // The cap is full: a new handshake is refused at once, but the ops listener answers.
     let token = cluster.token("alice", DeviceClass::Web);
-    let refused = Client::connect(&node.ws_url(), &token, ConnectOptions::default()).await;
+    let refused = Connection::connect(&node.ws_url(), &token, ConnectOptions::default()).await;
     assert!(refused.is_err(), "a handshake over the cap was accepted");
     let ops = node.ops_addr.expect("the ops listener is bound");
     assert_eq!(http_status(ops, "/healthz").await, Some(200));

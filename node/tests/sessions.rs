@@ -125,7 +125,7 @@ async fn wait_reconnected(cluster: &TestCluster) {
 
 /// After the Redis data is lost, a new web login of the same user on the other node must still leave exactly
 /// one session: the older one is closed with 4005, the new one answers.
-async fn assert_the_new_login_evicts_the_old(cluster: &TestCluster, first: Client) {
+async fn assert_the_new_login_evicts_the_old(cluster: &TestCluster, first: Connection) {
     let second = cluster.connect(1, "alice").await;
     let closed = first
         .closed(Duration::from_secs(5))
@@ -180,7 +180,7 @@ async fn the_nodes_put_live_session_records_back_after_redis_restarted_empty() {
     wait_reconnected(&cluster).await;
     // Only a restored record lets an automatic launch see the running session.
     let token = cluster.token("alice", DeviceClass::Web);
-    let auto = Client::connect(
+    let auto = Connection::connect(
         &cluster.nodes[1].ws_url(),
         &token,
         ConnectOptions {

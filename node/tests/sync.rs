@@ -106,8 +106,8 @@ async fn messages_acknowledged_while_redis_is_down_are_not_lost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_named_twice_in_the_cursors_is_refused() {
+    use sendjay_client::ClientError;
     use sendjay_common::error_code::ErrorCode;
-    use sendjay_loadtest::client::ClientError;
     let cluster = TestCluster::start(1).await;
     cluster.users(&["alice"]).await;
     let room = cluster.room(&["alice"]).await;

@@ -30,7 +30,8 @@ use tokio::time::Instant;
 use sendjay_client::reconnect::after_close;
 use sendjay_client::router::{self, NodeRef, RouterApiError};
 use sendjay_client::{
-    Backoff, ClientError, CloseAction, ConnectOptions, Connection, RoomCursors, SendRetry, UnsentQueue,
+    Backoff, ClientError, CloseAction, ConnectOptions, Connection, RoomCursors, SendRetry,
+    UnsentQueue,
 };
 
 /// Retries of a send answered `database_unavailable` before the message is left in the outbox (short: a
