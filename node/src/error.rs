@@ -1,5 +1,5 @@
-//! The node's error type: every failure says whose fault it was (client, PostgreSQL, Redis, internal), so a log
-//! line or a metric label tells an SRE where to look, and maps to one stable wire error code.
+//! The node's error type: every failure says whose fault it was (client, PostgreSQL, Redis, storage, internal),
+//! so a log line or a metric label tells an SRE where to look, and maps to one stable wire error code.
 
 use sendjay_common::error_code::{ErrorCode, Fault};
 use thiserror::Error;
@@ -59,6 +59,7 @@ impl NodeError {
                 Fault::Postgres
             }
             NodeError::Redis(_) => Fault::Redis,
+            NodeError::Storage(_) => Fault::Storage,
             NodeError::Internal(_) | NodeError::Config(_) | NodeError::Io(_) => Fault::Internal,
         }
     }
@@ -76,6 +77,7 @@ impl NodeError {
             NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
                 ErrorCode::DatabaseUnavailable
             }
+            NodeError::Storage(_) => ErrorCode::StorageUnavailable,
             _ => ErrorCode::Internal,
         }
     }
@@ -88,6 +90,7 @@ impl NodeError {
             NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
                 "the database is unavailable; nothing was changed, retry with the same client_msg_id".into()
             }
+            NodeError::Storage(_) => "file storage is unavailable; nothing was stored, retry later".into(),
             _ => "internal error on the node; retry later".into(),
         }
     }

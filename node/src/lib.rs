@@ -12,6 +12,7 @@ pub mod bus;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod files;
 pub mod handler;
 pub mod metrics;
 pub mod outbox;
@@ -78,6 +79,8 @@ pub struct NodeContext {
     pub next_conn_id: AtomicU64,
     /// Which users belong here.
     pub ring: ring::Ring,
+    /// File storage, signed URLs and CORS settings of `/v1/files`.
+    pub files: files::FileService,
     draining: AtomicBool,
 }
 
@@ -195,6 +198,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         config.jwt_previous_secret.as_deref().map(str::as_bytes),
     )
     .map_err(|e| NodeError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?;
+    // reqwest (S3 over HTTPS) is built without a crypto provider so aws-lc-sys is not needed: use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let files = files::FileService::open(&config)?;
     let store = Store::connect(&config.database_url, config.db_pool_size)?;
     store.migrate().await?;
     let keys = KeySchema::new(&config.redis_prefix);
@@ -230,6 +236,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         metrics,
         next_conn_id: AtomicU64::new(1),
         ring: ring::Ring::new(&node_id_for_ring, Duration::from_secs(config_grace)),
+        files,
         draining: AtomicBool::new(false),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -240,6 +247,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         shutdown_rx,
     )));
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
+    tasks.push(tokio::spawn(files::sweeper::run(ctx.clone())));
     tracing::info!(node = %ctx.node_id, %addr, url = %ctx.public_url, "node started");
     Ok(RunningNode {
         addr,

@@ -1,5 +1,6 @@
 //! The accept loop and HTTP routing: one task per TCP connection, a semaphore capping how many are open, and
-//! on one port the WebSocket endpoint and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! on one port the WebSocket endpoint, the file API (`/v1/files…`, see [`crate::files::http`]) and the
+//! operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::connection::{self, ConnectParams};
+use crate::files;
 use crate::sessions::Launch;
 use crate::websocket::{self, query_param};
 use crate::NodeContext;
@@ -62,8 +64,9 @@ pub async fn accept_loop(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let permit = Arc::new(permit);
-            let service =
-                service_fn(move |req| route(req, ctx.clone(), permit.clone(), shutdown.clone()));
+            let service = service_fn(move |req| {
+                route_files(req, ctx.clone(), permit.clone(), shutdown.clone())
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(16 * 1024)
                 .serve_connection(TokioIo::new(stream), service)
@@ -71,6 +74,20 @@ pub async fn accept_loop(
                 .await;
         });
     }
+}
+
+/// Sends `/v1/files…` to the file API (streamed bodies) and everything else to [`route`].
+async fn route_files(
+    req: Request<Incoming>,
+    ctx: Arc<NodeContext>,
+    permit: Arc<OwnedSemaphorePermit>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Response<files::http::Body>, Infallible> {
+    if files::http::is_files_path(req.uri().path()) {
+        return Ok(files::http::serve(req, ctx).await);
+    }
+    let response = route(req, ctx, permit, shutdown).await?;
+    Ok(response.map(files::http::boxed))
 }
 
 async fn route(
@@ -95,7 +112,7 @@ async fn route(
             .unwrap_or_default(),
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /v1/ws, /healthz, /readyz or /metrics\n",
+            "not found: try /v1/ws, /v1/files, /healthz, /readyz or /metrics\n",
         ),
     };
     Ok(response)

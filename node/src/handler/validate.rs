@@ -196,6 +196,7 @@ mod tests {
             mime: mime.into(),
             width: None,
             height: None,
+            ..Default::default()
         }
     }
 
