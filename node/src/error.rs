@@ -34,6 +34,9 @@ pub enum NodeError {
     /// A bug or resource problem on the node.
     #[error("internal error: {0}")]
     Internal(String),
+    /// File storage (the shared directory or the S3-compatible store) failed.
+    #[error("file storage error: {0}; check that the storage backend (SENDJAY_FILES_URL) is up and reachable")]
+    Storage(#[from] object_store::Error),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),

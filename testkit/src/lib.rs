@@ -20,7 +20,7 @@
 mod postgres;
 mod redis;
 mod redis_cluster;
-mod s3;
+pub mod s3;
 
 pub use postgres::{postgres, PgServer};
 pub use redis::RedisServer;
