@@ -279,7 +279,7 @@ async fn expired_files_are_swept_once_and_answer_gone() {
     let r = http::send(a, http::get(&format!("/v1/files/{id}"), Some(&token), &[])).await;
     assert_eq!((r.status(), json(&r)["error"].as_str()), (StatusCode::GONE, Some("file_expired")));
     // The message shows the file as expired; a file link to it is refused.
-    let history = alice.call(Call::History(HistoryArgs { room_id: team, ..Default::default() })).await.unwrap();
+    let history = alice.call(Call::History(HistoryArgs { room_id: team, before_seq: None, limit: None })).await.unwrap();
     let Reply::History { messages, .. } = history else { panic!() };
     let shown = messages.iter().find(|m| m.seq == sent.seq).unwrap();
     assert!(shown.file.as_ref().unwrap().expired, "{shown:?}");
