@@ -126,8 +126,9 @@ impl Client {
             .map_err(|e| ClientError::Connect(e.to_string()))?;
         // The token travels in a header, never in the URL (proxies and access logs record URLs).
         if !token.is_empty() {
-            let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|e| ClientError::Connect(format!("token is not a valid header value: {e}")))?;
+            let bearer = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| {
+                ClientError::Connect(format!("token is not a valid header value: {e}"))
+            })?;
             request.headers_mut().insert("authorization", bearer);
         }
         if options.offer_subprotocol {

@@ -86,7 +86,11 @@ pub struct NodeConfig {
     /// Where uploaded files live: `file:///abs/dir` (a directory every node of the machine shares; the
     /// default), or `s3://bucket/prefix` for any S3-compatible store (credentials and region from the standard
     /// `AWS_*` environment variables).
-    #[arg(long, env = "SENDJAY_FILES_URL", default_value = "file://./sendjay-files")]
+    #[arg(
+        long,
+        env = "SENDJAY_FILES_URL",
+        default_value = "file://./sendjay-files"
+    )]
     pub files_url: String,
     /// The S3 endpoint for a store other than AWS (MinIO, Ceph, …), e.g. `http://127.0.0.1:9000`.
     #[arg(long, env = "SENDJAY_FILES_S3_ENDPOINT")]
@@ -108,7 +112,11 @@ pub struct NodeConfig {
     pub files_url_ttl_secs: u64,
     /// Largest image, in pixels (width × height), that gets a thumbnail; a larger one is refused
     /// (`image_too_large`) so a decompression bomb cannot exhaust memory.
-    #[arg(long, env = "SENDJAY_FILES_MAX_IMAGE_PIXELS", default_value_t = 50_000_000)]
+    #[arg(
+        long,
+        env = "SENDJAY_FILES_MAX_IMAGE_PIXELS",
+        default_value_t = 50_000_000
+    )]
     pub files_max_image_pixels: u64,
     /// Origins allowed to call `/v1/files` from a browser (comma-separated, `*` for any: a bearer token, not a
     /// cookie, authorises).
@@ -214,8 +222,13 @@ impl NodeConfig {
         if let Err(why) = crate::files::blob::check_url(&self.files_url) {
             return bad("SENDJAY_FILES_URL", &why);
         }
-        if self.files_max_bytes == 0 || self.files_max_bytes > sendjay_common::protocol::MAX_FILE_BYTES as u64 {
-            return bad("SENDJAY_FILES_MAX_BYTES", "must be between 1 and 10737418240 (10 GiB)");
+        if self.files_max_bytes == 0
+            || self.files_max_bytes > sendjay_common::protocol::MAX_FILE_BYTES as u64
+        {
+            return bad(
+                "SENDJAY_FILES_MAX_BYTES",
+                "must be between 1 and 10737418240 (10 GiB)",
+            );
         }
         if self.files_retention_days == 0 {
             return bad("SENDJAY_FILES_RETENTION_DAYS", "must be at least 1");

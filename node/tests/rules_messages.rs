@@ -92,7 +92,12 @@ async fn images_files_and_file_links_carry_validated_metadata() {
     let stored = image.file.clone().expect("an image carries its file");
     assert!(stored.expires_at_ms.is_some(), "the server adds the expiry");
     assert_eq!(
-        (image.kind, &stored.file_id, &stored.name, image.body.as_str()),
+        (
+            image.kind,
+            &stored.file_id,
+            &stored.name,
+            image.body.as_str()
+        ),
         (MessageKind::Image, &photo.file_id, &photo.name, "")
     );
     let pushed = push_where(

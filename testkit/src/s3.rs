@@ -57,7 +57,9 @@ impl S3Server {
         let dir = tempfile::Builder::new()
             .prefix("sendjay-s3-")
             .tempdir()
-            .unwrap_or_else(|e| panic!("cannot create a temporary directory: {e}; free some space"));
+            .unwrap_or_else(|e| {
+                panic!("cannot create a temporary directory: {e}; free some space")
+            });
         let watchdog = spawn_watchdog(CLEANUP, &[dir.path().as_os_str()]);
         let mut server = S3Server {
             port: free_port(),
@@ -119,7 +121,10 @@ impl S3Server {
         loop {
             if let Some(Ok(Some(status))) = self.server.as_mut().map(Child::try_wait) {
                 self.stop();
-                return Err(format!("moto_server exited with {status}: {}", log_tail(&stderr_path, 2000)));
+                return Err(format!(
+                    "moto_server exited with {status}: {}",
+                    log_tail(&stderr_path, 2000)
+                ));
             }
             if request(self.port, "GET", "/").await.is_some() {
                 return Ok(());
@@ -139,7 +144,10 @@ impl S3Server {
         let path = format!("/{}", self.bucket);
         match request(self.port, "PUT", &path).await {
             Some(status) if status < 300 => {}
-            other => panic!("moto refused to create bucket {}: status {other:?}", self.bucket),
+            other => panic!(
+                "moto refused to create bucket {}: status {other:?}",
+                self.bucket
+            ),
         }
     }
 }

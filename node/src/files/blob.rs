@@ -90,7 +90,9 @@ impl Blobs {
             .with_bucket_name(bucket)
             .with_retry(retry)
             .with_client_options(options);
-        if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
             builder = builder.with_region("us-east-1");
         }
         if let Some(endpoint) = &config.files_s3_endpoint {
@@ -132,7 +134,11 @@ impl Blobs {
             let staged_prefix = format!("{id}#");
             if let Ok(entries) = std::fs::read_dir(&files) {
                 for entry in entries.flatten() {
-                    if entry.file_name().to_string_lossy().starts_with(&staged_prefix) {
+                    if entry
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with(&staged_prefix)
+                    {
                         let _ = std::fs::remove_file(entry.path());
                     }
                 }

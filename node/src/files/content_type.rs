@@ -20,10 +20,21 @@ pub const INLINE_IMAGES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "i
 /// The type to store for bytes starting with `head` and claimed to be `claimed`; `Err` names the refusal.
 pub fn decide(head: &[u8], claimed: Option<&str>) -> Result<String, String> {
     let claimed = claimed
-        .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|c| well_formed(c));
+    let media =
+        |m: &str| m.starts_with("image/") || m.starts_with("video/") || m.starts_with("audio/");
     if let Some(kind) = infer::get(head) {
-        return Ok(kind.mime_type().to_owned());
+        let sniffed = kind.mime_type();
+        if media(sniffed) || !claimed.as_deref().is_some_and(media) {
+            return Ok(sniffed.to_owned());
+        }
     }
     match claimed {
         Some(c) if c.starts_with("image/") || c.starts_with("video/") || c.starts_with("audio/") => {
@@ -46,9 +57,8 @@ pub fn inline(mime: &str) -> bool {
 fn well_formed(mime: &str) -> bool {
     let ok = |s: &str| {
         !s.is_empty()
-            && s.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&^_.+-".contains(&b)
-            })
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$&^_.+-".contains(&b))
     };
     mime.len() <= 127 && mime.split_once('/').is_some_and(|(t, s)| ok(t) && ok(s))
 }
@@ -62,11 +72,20 @@ mod tests {
     #[test]
     fn sniffed_type_wins() {
         assert_eq!(decide(PNG, Some("application/pdf")).unwrap(), "image/png");
-        assert_eq!(decide(b"%PDF-1.7\n", Some("image/png")).unwrap(), "application/pdf");
+        assert_eq!(
+            decide(b"%PDF-1.7\n", Some("image/png")).unwrap(),
+            "application/pdf"
+        );
         assert!(decide(b"<html><script>", Some("image/png")).is_err());
         assert!(decide(b"plain words", Some("video/mp4")).is_err());
-        assert_eq!(decide(b"<html>", Some("text/html; charset=utf-8")).unwrap(), "text/html");
-        assert_eq!(decide(b"x", Some("Not A Type")).unwrap(), "application/octet-stream");
+        assert_eq!(
+            decide(b"<html>", Some("text/html; charset=utf-8")).unwrap(),
+            "text/html"
+        );
+        assert_eq!(
+            decide(b"x", Some("Not A Type")).unwrap(),
+            "application/octet-stream"
+        );
         assert_eq!(decide(b"x", None).unwrap(), "application/octet-stream");
         assert!(inline("image/png") && inline("video/mp4"));
         assert!(!inline("image/svg+xml") && !inline("text/html"));

@@ -143,7 +143,10 @@ pub async fn serve(req: Request<Incoming>, ctx: Arc<NodeContext>) -> Response<Bo
 fn preflight() -> Response<Body> {
     Response::builder()
         .status(StatusCode::NO_CONTENT)
-        .header(header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD, POST, OPTIONS")
+        .header(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            "GET, HEAD, POST, OPTIONS",
+        )
         .header(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             "Authorization, Content-Type, Range, If-None-Match",
@@ -199,7 +202,10 @@ async fn bearer_user(ctx: &NodeContext, headers: &HeaderMap) -> Result<String, A
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     match crate::auth::authenticate(&ctx.tokens, &ctx.store, token).await {
         Ok(claims) => Ok(claims.sub),
@@ -344,7 +350,9 @@ fn check_name(name: &str) -> Result<(), ApiError> {
         && name.len() <= sendjay_common::protocol::MAX_FILE_NAME_BYTES
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
     if ok {
         Ok(())
     } else {
@@ -553,17 +561,18 @@ async fn stream_into(
         )
     };
     loop {
-        let frame = match body.frame().await {
-            None => break,
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => {
-                return Err(api_error(
+        let frame =
+            match body.frame().await {
+                None => break,
+                Some(Ok(frame)) => frame,
+                Some(Err(e)) => return Err(api_error(
                     StatusCode::BAD_REQUEST,
                     "upload_incomplete",
-                    format!("the upload was cut off ({e}); nothing was stored, upload the file again"),
-                ))
-            }
-        };
+                    format!(
+                        "the upload was cut off ({e}); nothing was stored, upload the file again"
+                    ),
+                )),
+            };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -694,7 +703,10 @@ async fn download_inner(
         .header(header::ETAG, &etag)
         .header(header::CACHE_CONTROL, "private, max-age=300")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox")
+        .header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        )
         .header(header::ACCEPT_RANGES, "bytes");
     if not_modified {
         return Ok(builder

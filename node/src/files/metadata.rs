@@ -141,7 +141,14 @@ pub async fn begin_upload(
             "INSERT INTO files (id, uploader, room_id, name, mime, state, expires_at)
              SELECT $1, $2, $3, $4, $5, 'uploading', now() + make_interval(days => $6)
               WHERE EXISTS (SELECT 1 FROM room_members m WHERE m.room_id = $3 AND m.user_id = $2)",
-            &[&id, &uploader, &room_id, &name, &mime, &(retention_days as i32)],
+            &[
+                &id,
+                &uploader,
+                &room_id,
+                &name,
+                &mime,
+                &(retention_days as i32),
+            ],
         )
         .await?;
     if inserted == 0 {

@@ -43,7 +43,10 @@ pub fn parse(header: Option<&str>, size: u64) -> RangeAnswer {
         },
         // bytes=A-: from A to the end.
         (false, true) => match parsed(first) {
-            Some(a) if a < size => RangeAnswer::Part { start: a, end: size },
+            Some(a) if a < size => RangeAnswer::Part {
+                start: a,
+                end: size,
+            },
             Some(_) => RangeAnswer::Unsatisfiable,
             None => RangeAnswer::Whole,
         },

@@ -71,7 +71,11 @@ impl UrlSigner {
 
     /// The query string (`u`, `exp`, `sig`) that lets `user` open `variant` of `file_id` until `expires`.
     pub fn query(&self, file_id: &str, variant: Variant, user: &str, expires: i64) -> String {
-        let sig = hex::encode(self.mac(file_id, variant, user, expires).finalize().into_bytes());
+        let sig = hex::encode(
+            self.mac(file_id, variant, user, expires)
+                .finalize()
+                .into_bytes(),
+        );
         let user = percent_encoding::utf8_percent_encode(user, percent_encoding::NON_ALPHANUMERIC);
         format!("u={user}&exp={expires}&sig={sig}")
     }
@@ -115,18 +119,39 @@ mod tests {
         let signer = UrlSigner::new(b"0123456789abcdef0123456789abcdef");
         let q = signer.query("f1", Variant::File, "alice", 1000);
         let sig = q.rsplit("sig=").next().unwrap();
-        assert_eq!(signer.verify("f1", Variant::File, "alice", 1000, sig, 999), Ok(()));
+        assert_eq!(
+            signer.verify("f1", Variant::File, "alice", 1000, sig, 999),
+            Ok(())
+        );
         let invalid = Err(SignatureError::Invalid);
-        assert_eq!(signer.verify("f2", Variant::File, "alice", 1000, sig, 999), invalid);
-        assert_eq!(signer.verify("f1", Variant::Thumbnail, "alice", 1000, sig, 999), invalid);
-        assert_eq!(signer.verify("f1", Variant::File, "bob", 1000, sig, 999), invalid);
-        assert_eq!(signer.verify("f1", Variant::File, "alice", 2000, sig, 999), invalid);
-        assert_eq!(signer.verify("f1", Variant::File, "alice", 1000, "zz", 999), invalid);
+        assert_eq!(
+            signer.verify("f2", Variant::File, "alice", 1000, sig, 999),
+            invalid
+        );
+        assert_eq!(
+            signer.verify("f1", Variant::Thumbnail, "alice", 1000, sig, 999),
+            invalid
+        );
+        assert_eq!(
+            signer.verify("f1", Variant::File, "bob", 1000, sig, 999),
+            invalid
+        );
+        assert_eq!(
+            signer.verify("f1", Variant::File, "alice", 2000, sig, 999),
+            invalid
+        );
+        assert_eq!(
+            signer.verify("f1", Variant::File, "alice", 1000, "zz", 999),
+            invalid
+        );
         assert_eq!(
             signer.verify("f1", Variant::File, "alice", 1000, sig, 1000),
             Err(SignatureError::Expired)
         );
         let other = UrlSigner::new(b"another secret of 32 bytes or more!!");
-        assert_eq!(other.verify("f1", Variant::File, "alice", 1000, sig, 999), invalid);
+        assert_eq!(
+            other.verify("f1", Variant::File, "alice", 1000, sig, 999),
+            invalid
+        );
     }
 }

@@ -28,8 +28,7 @@ pub struct SweepReport {
 
 /// Sweeps every `SENDJAY_FILES_SWEEP_INTERVAL_SECS` until aborted.
 pub async fn run(ctx: Arc<NodeContext>) {
-    let mut tick =
-        tokio::time::interval(Duration::from_secs(ctx.config.files_sweep_interval_secs));
+    let mut tick = tokio::time::interval(Duration::from_secs(ctx.config.files_sweep_interval_secs));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -38,7 +37,9 @@ pub async fn run(ctx: Arc<NodeContext>) {
                 tracing::info!(?report, "swept files")
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, fault = e.fault().as_str(), "file sweep failed; it runs again at the next interval"),
+            Err(e) => {
+                tracing::warn!(error = %e, fault = e.fault().as_str(), "file sweep failed; it runs again at the next interval")
+            }
         }
     }
 }

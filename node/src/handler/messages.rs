@@ -136,9 +136,9 @@ pub(super) async fn send_rich(
     }
     // Image and file messages must carry an upload of this room by the sender (text sends skip this query).
     let file = match (&args.file, args.kind) {
-        (Some(file), MessageKind::Image | MessageKind::File) => Some(
-            crate::files::claim_for_send(ctx, user, args.room_id, file, args.kind).await?,
-        ),
+        (Some(file), MessageKind::Image | MessageKind::File) => {
+            Some(crate::files::claim_for_send(ctx, user, args.room_id, file, args.kind).await?)
+        }
         _ => args.file,
     };
     let content = NewContent {

@@ -35,7 +35,13 @@ pub fn get(path: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Request
 }
 
 /// `POST /v1/files?room_id=..&name=..` with the bytes and a claimed type.
-pub fn upload(token: &str, room: i64, name: &str, mime: &str, bytes: Vec<u8>) -> Request<Full<Bytes>> {
+pub fn upload(
+    token: &str,
+    room: i64,
+    name: &str,
+    mime: &str,
+    bytes: Vec<u8>,
+) -> Request<Full<Bytes>> {
     let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
     Request::post(format!("/v1/files?room_id={room}&name={name}"))
         .header("host", "127.0.0.1")

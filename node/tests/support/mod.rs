@@ -100,13 +100,25 @@ impl TestCluster {
 
     /// Records `file` as uploaded by `uploader` for `room` (metadata only, no bytes), so a `send` of kind
     /// image or file may carry it.
-    pub async fn seed_file(&self, uploader: &str, room: i64, file: &sendjay_common::protocol::FileInfo) {
+    pub async fn seed_file(
+        &self,
+        uploader: &str,
+        room: i64,
+        file: &sendjay_common::protocol::FileInfo,
+    ) {
         self.db
             .execute(
                 "INSERT INTO files (id, uploader, room_id, name, size, mime, state, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 'uploaded', now() + interval '1 day')
                  ON CONFLICT DO NOTHING",
-                &[&file.file_id, &uploader, &room, &file.name, &file.size, &file.mime],
+                &[
+                    &file.file_id,
+                    &uploader,
+                    &room,
+                    &file.name,
+                    &file.size,
+                    &file.mime,
+                ],
             )
             .await
             .expect("insert file");
