@@ -27,6 +27,7 @@ fn file(name: &str, mime: &str) -> FileInfo {
         mime: mime.into(),
         width: None,
         height: None,
+        ..Default::default()
     }
 }
 

@@ -561,18 +561,19 @@ async fn stream_into(
         )
     };
     loop {
-        let frame =
-            match body.frame().await {
-                None => break,
-                Some(Ok(frame)) => frame,
-                Some(Err(e)) => return Err(api_error(
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                return Err(api_error(
                     StatusCode::BAD_REQUEST,
                     "upload_incomplete",
                     format!(
                         "the upload was cut off ({e}); nothing was stored, upload the file again"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let Ok(data) = frame.into_data() else {
             continue;
         };
