@@ -290,6 +290,29 @@ NODE = [
         "ops",
         q(node_rate("sendjay_redis_reconnects_total"), "reconnects"),
     ),
+    row("Files"),
+    ts(
+        "File throughput",
+        "Bps",
+        q(node_rate("sendjay_file_upload_bytes_total"), "uploaded"),
+        q(node_rate("sendjay_file_download_bytes_total"), "downloaded"),
+    ),
+    ts(
+        "Uploads by result and downloads by status",
+        "ops",
+        q(node_rate("sendjay_file_uploads_total", by="result"), "upload {{result}}"),
+        q(node_rate("sendjay_file_downloads_total", by="status"), "download {{status}}"),
+    ),
+    ts(
+        "File storage errors by operation",
+        "ops",
+        q(node_rate("sendjay_file_storage_errors_total", by="op"), "{{op}}"),
+    ),
+    ts(
+        "Expired and unsent bytes swept",
+        "Bps",
+        q(node_rate("sendjay_file_swept_bytes_total", by="reason"), "{{reason}}"),
+    ),
     row("Dependencies"),
     ts(
         "PostgreSQL query latency p99 by op",

@@ -35,6 +35,7 @@ fi
 section "1/4 dependencies"
 ensure_runtime_deps
 ensure_cargo
+ensure_moto
 # HOOK (prometheus): the observability check below (scripts/observability-test.sh) installs the Debian package
 # prometheus itself when it is missing. Set SENDJAY_NEEDS_PROMETHEUS=1 to install it here up front instead.
 if [ "${SENDJAY_NEEDS_PROMETHEUS:-0}" = 1 ]; then

@@ -471,6 +471,7 @@ mod tests {
                 mime: "application/pdf".into(),
                 width: None,
                 height: None,
+                ..Default::default()
             }),
             system: None,
             forwarded: true,
@@ -591,6 +592,7 @@ mod tests {
             mime: "image/png".into(),
             width: Some(640),
             height: Some(480),
+            ..Default::default()
         };
         vec![
             Call::Ping,

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// An unexpected error on the node; the request may be retried.
     Internal,
+    /// The file named has expired: its bytes were deleted after the retention period.
+    FileExpired,
+    /// File storage (the shared directory or the S3 bucket) is unavailable; retry later.
+    StorageUnavailable,
 }
 
 /// Who caused an error: used in logs and as a metric label so an SRE knows whose fault it was.
@@ -40,6 +44,8 @@ pub enum Fault {
     Redis,
     /// A bug or resource problem in the node itself.
     Internal,
+    /// File storage (the shared directory or the S3-compatible store) failed.
+    Storage,
 }
 
 impl Fault {
@@ -50,13 +56,14 @@ impl Fault {
             Fault::Postgres => "postgres",
             Fault::Redis => "redis",
             Fault::Internal => "internal",
+            Fault::Storage => "storage",
         }
     }
 }
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::BadFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownOp,
@@ -67,6 +74,8 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
+        ErrorCode::FileExpired,
+        ErrorCode::StorageUnavailable,
     ];
 
     /// The code as it appears on the wire.
@@ -82,6 +91,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::FileExpired => "file_expired",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
         }
     }
 
@@ -90,12 +101,16 @@ impl ErrorCode {
         match self {
             ErrorCode::DatabaseUnavailable => Fault::Postgres,
             ErrorCode::Internal => Fault::Internal,
+            ErrorCode::StorageUnavailable => Fault::Storage,
             _ => Fault::Client,
         }
     }
 
     /// Whether the same request may succeed if simply retried later.
     pub fn retryable(self) -> bool {
-        matches!(self, ErrorCode::DatabaseUnavailable | ErrorCode::Internal)
+        matches!(
+            self,
+            ErrorCode::DatabaseUnavailable | ErrorCode::Internal | ErrorCode::StorageUnavailable
+        )
     }
 }

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_search_index_pending_list.sql",
         sql: include_str!("../../migrations/0004_search_index_pending_list.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_files.sql",
+        sql: include_str!("../../migrations/0005_files.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -184,7 +184,7 @@ pub struct Quote {
     pub revoked: bool,
 }
 
-/// Metadata of an uploaded file. The bytes live in file storage (not part of protocol v1); `file_id` names them.
+/// Metadata of an uploaded file (`POST /v1/files`, protocol §19); `file_id` names the bytes in file storage.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileInfo {
     /// The storage id of the bytes: 1–128 printable ASCII characters.
@@ -201,6 +201,12 @@ pub struct FileInfo {
     /// Pixel height of an image.
     #[serde(default)]
     pub height: Option<u32>,
+    /// When the file's bytes are deleted (Unix ms); filled in by the server from the upload.
+    #[serde(default)]
+    pub expires_at_ms: Option<i64>,
+    /// The bytes were deleted after the retention period: downloads answer 410 `file_expired`.
+    #[serde(default)]
+    pub expired: bool,
 }
 
 /// What a system message records.

@@ -361,6 +361,7 @@ launch() {
             --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" "${web[@]}"
     else
         start_bg "$name" "$LOGS/$name.log" env SENDJAY_DRAIN_GRACE_SECS="$DRAIN_GRACE_SECS" \
+            SENDJAY_FILES_URL="${SENDJAY_FILES_URL:-file://$STATE/files}" \
             "$BIN/sendjay-node" --listen "127.0.0.1:$port" --node-id "$name" \
             --database-url "$DATABASE_URL" --redis-url "$REDIS_URL" serve
     fi

@@ -112,6 +112,45 @@ pub struct NodeConfig {
     /// `SENDJAY_TOKEN_TTL_SECS`.
     #[arg(long, env = "SENDJAY_MAX_TOKEN_LIFETIME_SECS", default_value_t = sendjay_common::jwt::DEFAULT_MAX_LIFETIME_SECS)]
     pub max_token_lifetime_secs: i64,
+    /// Where uploaded files live: `file:///abs/dir` (a directory every node of the machine shares; the
+    /// default), or `s3://bucket/prefix` for any S3-compatible store (credentials and region from the standard
+    /// `AWS_*` environment variables).
+    #[arg(
+        long,
+        env = "SENDJAY_FILES_URL",
+        default_value = "file://./sendjay-files"
+    )]
+    pub files_url: String,
+    /// The S3 endpoint for a store other than AWS (MinIO, Ceph, …), e.g. `http://127.0.0.1:9000`.
+    #[arg(long, env = "SENDJAY_FILES_S3_ENDPOINT")]
+    pub files_s3_endpoint: Option<String>,
+    /// Largest upload in bytes (checked before and while streaming).
+    #[arg(long, env = "SENDJAY_FILES_MAX_BYTES", default_value_t = 100 * 1024 * 1024)]
+    pub files_max_bytes: u64,
+    /// Days a file is kept after its upload; then its bytes are deleted and downloads answer 410.
+    #[arg(long, env = "SENDJAY_FILES_RETENTION_DAYS", default_value_t = 30)]
+    pub files_retention_days: u32,
+    /// Seconds an upload that was never sent in a message is kept before the sweeper deletes it.
+    #[arg(long, env = "SENDJAY_FILES_UNSENT_GRACE_SECS", default_value_t = 24 * 3600)]
+    pub files_unsent_grace_secs: u64,
+    /// Seconds between sweeper runs (each node runs one; rows are shared out with SKIP LOCKED).
+    #[arg(long, env = "SENDJAY_FILES_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    pub files_sweep_interval_secs: u64,
+    /// Seconds a signed download URL (for `<img>` and `<video>`) stays valid.
+    #[arg(long, env = "SENDJAY_FILES_URL_TTL_SECS", default_value_t = 300)]
+    pub files_url_ttl_secs: u64,
+    /// Largest image, in pixels (width × height), that gets a thumbnail; a larger one is refused
+    /// (`image_too_large`) so a decompression bomb cannot exhaust memory.
+    #[arg(
+        long,
+        env = "SENDJAY_FILES_MAX_IMAGE_PIXELS",
+        default_value_t = 50_000_000
+    )]
+    pub files_max_image_pixels: u64,
+    /// Origins allowed to call `/v1/files` from a browser (comma-separated, `*` for any: a bearer token, not a
+    /// cookie, authorises).
+    #[arg(long, env = "SENDJAY_FILES_CORS_ORIGINS", default_value = "*")]
+    pub files_cors_origins: String,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -217,6 +256,26 @@ impl NodeConfig {
         }
         if self.max_token_lifetime_secs < 60 {
             return bad("SENDJAY_MAX_TOKEN_LIFETIME_SECS", "must be at least 60");
+        }
+        if let Err(why) = crate::files::blob::check_url(&self.files_url) {
+            return bad("SENDJAY_FILES_URL", &why);
+        }
+        if self.files_max_bytes == 0
+            || self.files_max_bytes > sendjay_common::protocol::MAX_FILE_BYTES as u64
+        {
+            return bad(
+                "SENDJAY_FILES_MAX_BYTES",
+                "must be between 1 and 10737418240 (10 GiB)",
+            );
+        }
+        if self.files_retention_days == 0 {
+            return bad("SENDJAY_FILES_RETENTION_DAYS", "must be at least 1");
+        }
+        if self.files_sweep_interval_secs == 0 || self.files_url_ttl_secs == 0 {
+            return bad(
+                "SENDJAY_FILES_SWEEP_INTERVAL_SECS / SENDJAY_FILES_URL_TTL_SECS",
+                "must be > 0",
+            );
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");

@@ -1,5 +1,5 @@
-//! The node's error type: every failure says whose fault it was (client, PostgreSQL, Redis, internal), so a log
-//! line or a metric label tells an SRE where to look, and maps to one stable wire error code.
+//! The node's error type: every failure says whose fault it was (client, PostgreSQL, Redis, storage, internal),
+//! so a log line or a metric label tells an SRE where to look, and maps to one stable wire error code.
 
 use sendjay_common::error_code::{ErrorCode, Fault};
 use thiserror::Error;
@@ -34,6 +34,9 @@ pub enum NodeError {
     /// A bug or resource problem on the node.
     #[error("internal error: {0}")]
     Internal(String),
+    /// File storage (the shared directory or the S3-compatible store) failed.
+    #[error("file storage error: {0}; check that the storage backend (SENDJAY_FILES_URL) is up and reachable")]
+    Storage(#[from] object_store::Error),
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -59,6 +62,7 @@ impl NodeError {
                 Fault::Postgres
             }
             NodeError::Redis(_) => Fault::Redis,
+            NodeError::Storage(_) => Fault::Storage,
             NodeError::Internal(_) | NodeError::Config(_) | NodeError::Io(_) => Fault::Internal,
         }
     }
@@ -76,6 +80,7 @@ impl NodeError {
             NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
                 ErrorCode::DatabaseUnavailable
             }
+            NodeError::Storage(_) => ErrorCode::StorageUnavailable,
             _ => ErrorCode::Internal,
         }
     }
@@ -88,6 +93,7 @@ impl NodeError {
             NodeError::Postgres(_) | NodeError::Pool(_) | NodeError::PoolForBatch(_) => {
                 "the database is unavailable; the request may or may not have been written: retry it (a send with the same client_msg_id)".into()
             }
+            NodeError::Storage(_) => "file storage is unavailable; nothing was stored, retry later".into(),
             _ => "internal error on the node; retry later".into(),
         }
     }

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod files;
 pub mod handler;
 pub mod metrics;
 pub mod outbox;
@@ -82,6 +83,8 @@ pub struct NodeContext {
     pub next_conn_id: AtomicU64,
     /// Which users belong here.
     pub ring: ring::Ring,
+    /// File storage, signed URLs and CORS settings of `/v1/files`.
+    pub files: files::FileService,
     draining: AtomicBool,
 }
 
@@ -202,6 +205,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     )
     .map_err(|e| NodeError::Config(format!("SENDJAY_JWT_SECRET: {e}")))?
     .with_max_lifetime_secs(config.max_token_lifetime_secs);
+    // reqwest (S3 over HTTPS) is built without a crypto provider so aws-lc-sys is not needed: use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let files = files::FileService::open(&config)?;
     let store = Store::connect(&config.database_url, config.db_pool_size)?;
     store.migrate().await?;
     let keys = KeySchema::new(&config.redis_prefix);
@@ -245,6 +251,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         metrics,
         next_conn_id: AtomicU64::new(1),
         ring: ring::Ring::new(&node_id_for_ring, Duration::from_secs(config_grace)),
+        files,
         draining: AtomicBool::new(false),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -259,6 +266,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     )));
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
     tasks.push(tokio::spawn(session_repair::follow_redis(ctx.clone())));
+    tasks.push(tokio::spawn(files::sweeper::run(ctx.clone())));
     tracing::info!(node = %ctx.node_id, %addr, ops = ?ops_addr, url = %ctx.public_url, "node started");
     Ok(RunningNode {
         addr,

@@ -113,6 +113,27 @@ pub const OUTBOUND_LONGEST: &str = "sendjay_outbound_queue_longest_frames";
 pub const LOCAL_USERS: &str = "sendjay_local_users";
 /// Rooms with at least one member connected here (= room channels subscribed).
 pub const LOCAL_ROOMS: &str = "sendjay_local_rooms";
+// --- files --------------------------------------------------------------------------------------------
+
+/// Bytes received by completed uploads.
+pub const FILE_UPLOAD_BYTES: &str = "sendjay_file_upload_bytes_total";
+/// Uploads finished, by result (`ok` or an error code).
+pub const FILE_UPLOADS: &str = "sendjay_file_uploads_total";
+/// Time from the first to the last byte of an upload, completed or not.
+pub const FILE_UPLOAD_SECONDS: &str = "sendjay_file_upload_duration_seconds";
+/// Bytes sent by downloads (files and thumbnails).
+pub const FILE_DOWNLOAD_BYTES: &str = "sendjay_file_download_bytes_total";
+/// Downloads answered, by status class (`2xx`, `304`, `4xx`, `5xx`).
+pub const FILE_DOWNLOADS: &str = "sendjay_file_downloads_total";
+/// Time to stream a download to the client.
+pub const FILE_DOWNLOAD_SECONDS: &str = "sendjay_file_download_duration_seconds";
+/// File storage operations that failed, by operation.
+pub const FILE_STORAGE_ERRORS: &str = "sendjay_file_storage_errors_total";
+/// Bytes deleted by the sweeper, by reason (`expired`, `unsent`).
+pub const FILE_SWEPT_BYTES: &str = "sendjay_file_swept_bytes_total";
+/// Storage operations counted by [`FILE_STORAGE_ERRORS`].
+pub const FILE_STORAGE_OPS: [&str; 4] = ["put", "get", "delete", "head"];
+
 /// Version and commit of the running binary (value 1).
 pub const BUILD_INFO: &str = "sendjay_build_info";
 
@@ -216,7 +237,7 @@ fn describe() {
     );
     describe_counter!(
         ERRORS,
-        "Failed requests, by fault (client, postgres, redis, internal)."
+        "Failed requests, by fault (client, postgres, redis, storage, internal)."
     );
     describe_counter!(MESSAGES_RECEIVED, "send requests received from clients.");
     describe_counter!(
@@ -299,6 +320,37 @@ fn describe() {
     );
     describe_gauge!(LOCAL_USERS, "Distinct users connected to this node.");
     describe_gauge!(LOCAL_ROOMS, "Rooms with a member connected to this node.");
+    describe_counter!(FILE_UPLOAD_BYTES, "Bytes of completed file uploads.");
+    describe_counter!(
+        FILE_UPLOADS,
+        "File uploads finished, by result (ok or the error code)."
+    );
+    describe_histogram!(
+        FILE_UPLOAD_SECONDS,
+        Unit::Seconds,
+        "Time to receive and store one upload."
+    );
+    describe_counter!(
+        FILE_DOWNLOAD_BYTES,
+        "Bytes of files and thumbnails sent to clients."
+    );
+    describe_counter!(
+        FILE_DOWNLOADS,
+        "File and thumbnail downloads answered, by status class."
+    );
+    describe_histogram!(
+        FILE_DOWNLOAD_SECONDS,
+        Unit::Seconds,
+        "Time to stream one download."
+    );
+    describe_counter!(
+        FILE_STORAGE_ERRORS,
+        "Failed file storage operations (put, get, delete, head)."
+    );
+    describe_counter!(
+        FILE_SWEPT_BYTES,
+        "Bytes deleted from file storage by the sweeper, by reason (expired, unsent)."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Version and commit of the running binary; always 1."
@@ -347,8 +399,24 @@ fn register() {
     for code in ErrorCode::ALL {
         counter!(REQUESTS, "op" => "invalid", "code" => code.as_str()).increment(0);
     }
-    for fault in ["client", "postgres", "redis", "internal"] {
+    for fault in ["client", "postgres", "redis", "storage", "internal"] {
         counter!(ERRORS, "fault" => fault).increment(0);
+    }
+    counter!(FILE_UPLOAD_BYTES).increment(0);
+    counter!(FILE_DOWNLOAD_BYTES).increment(0);
+    for result in ["ok", "too_large", "storage_unavailable"] {
+        counter!(FILE_UPLOADS, "result" => result).increment(0);
+    }
+    for status in ["2xx", "304", "4xx", "5xx"] {
+        counter!(FILE_DOWNLOADS, "status" => status).increment(0);
+    }
+    let _ = histogram!(FILE_UPLOAD_SECONDS);
+    let _ = histogram!(FILE_DOWNLOAD_SECONDS);
+    for op in FILE_STORAGE_OPS {
+        counter!(FILE_STORAGE_ERRORS, "op" => op).increment(0);
+    }
+    for reason in ["expired", "unsent"] {
+        counter!(FILE_SWEPT_BYTES, "reason" => reason).increment(0);
     }
     counter!(MESSAGES_RECEIVED).increment(0);
     counter!(MESSAGES_PERSISTED).increment(0);

@@ -1,5 +1,6 @@
 //! The accept loops and HTTP routing: one task per TCP connection, a semaphore capping how many are open, and
-//! on the data port the WebSocket endpoint and the operational endpoints (`/healthz`, `/readyz`, `/metrics`).
+//! on the data port the WebSocket endpoint, the file API (`/v1/files…`, see [`crate::files::http`]) and the
+//! operational endpoints (`/healthz`, `/readyz`, `/metrics`).
 //!
 //! A new data-port connection must finish its HTTP request head, upgrade and authenticate before its handshake
 //! deadline, and takes an [`Admission`] place until it has authenticated: connections that never log in cannot
@@ -24,6 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::admission::{Admission, Pending};
 use crate::connection::{self, ConnectParams};
+use crate::files;
 use crate::sessions::Launch;
 use crate::websocket::{self, query_param};
 use crate::NodeContext;
@@ -86,7 +88,7 @@ pub async fn accept_loop(
                     pending: pending.clone(),
                     deadline,
                 };
-                route(req, ctx.clone(), new, shutdown.clone())
+                route_files(req, ctx.clone(), new, shutdown.clone())
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(16 * 1024)
@@ -151,6 +153,20 @@ struct NewConnection {
     deadline: Instant,
 }
 
+/// Sends `/v1/files…` to the file API (streamed bodies) and everything else to [`route`].
+async fn route_files(
+    req: Request<Incoming>,
+    ctx: Arc<NodeContext>,
+    new: NewConnection,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Response<files::http::Body>, Infallible> {
+    if files::http::is_files_path(req.uri().path()) {
+        return Ok(files::http::serve(req, ctx).await);
+    }
+    let response = route(req, ctx, new, shutdown).await?;
+    Ok(response.map(files::http::boxed))
+}
+
 /// The answer of an operational endpoint, or `None` for any other path.
 async fn ops_response(path: &str, ctx: &NodeContext) -> Option<Response<Body>> {
     let response = match path {
@@ -184,7 +200,7 @@ async fn route(
         Some(response) => response,
         None => text(
             StatusCode::NOT_FOUND,
-            "not found: try /v1/ws, /healthz, /readyz or /metrics\n",
+            "not found: try /v1/ws, /v1/files, /healthz, /readyz or /metrics\n",
         ),
     };
     Ok(response)

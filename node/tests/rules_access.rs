@@ -41,6 +41,7 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
                 mime: "text/plain".into(),
                 width: None,
                 height: None,
+                ..Default::default()
             }),
             ..Default::default()
         }),

@@ -27,6 +27,7 @@ fn file(name: &str, mime: &str) -> FileInfo {
         mime: mime.into(),
         width: None,
         height: None,
+        ..Default::default()
     }
 }
 
@@ -80,6 +81,10 @@ async fn images_files_and_file_links_carry_validated_metadata() {
     let mut photo = file("사진.png", "image/png");
     photo.width = Some(1920);
     photo.height = Some(1080);
+    cluster.seed_file("alice", team, &photo).await;
+    cluster
+        .seed_file("alice", team, &file("report.pdf", "application/pdf"))
+        .await;
     let image = send_rich(
         &alice,
         SendRichArgs {
@@ -91,9 +96,16 @@ async fn images_files_and_file_links_carry_validated_metadata() {
         },
     )
     .await;
+    let stored = image.file.clone().expect("an image carries its file");
+    assert!(stored.expires_at_ms.is_some(), "the server adds the expiry");
     assert_eq!(
-        (image.kind, image.file.as_ref(), image.body.as_str()),
-        (MessageKind::Image, Some(&photo), "")
+        (
+            image.kind,
+            &stored.file_id,
+            &stored.name,
+            image.body.as_str()
+        ),
+        (MessageKind::Image, &photo.file_id, &photo.name, "")
     );
     let pushed = push_where(
         &bob,
@@ -372,6 +384,9 @@ async fn revoke_erases_the_body_for_everyone_within_the_window_only_for_the_send
     let room = cluster.rooms[0];
     let alice = cluster.connect(0, "alice").await;
     let bob = cluster.connect(1, "bob").await;
+    cluster
+        .seed_file("alice", room, &file("keys.txt", "text/plain"))
+        .await;
     let oops = send_rich(
         &alice,
         SendRichArgs {
@@ -580,6 +595,12 @@ async fn search_finds_korean_and_english_substrings_one_members_messages_and_med
         say(who, room, &format!("t{i}"), text).await;
     }
     say(&alice, elsewhere, "other", "회의 in another room").await;
+    cluster
+        .seed_file("alice", room, &file("room.jpg", "image/jpeg"))
+        .await;
+    cluster
+        .seed_file("bob", room, &file("agenda.pdf", "application/pdf"))
+        .await;
     let image = send_rich(
         &alice,
         SendRichArgs {

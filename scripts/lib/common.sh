@@ -102,6 +102,21 @@ ensure_runtime_deps() {
     fi
 }
 
+# Makes sure moto_server (the S3-compatible server of the file storage tests, Python package moto[server]) is on
+# PATH: uses one already there, else installs it into a virtualenv under .local/moto-venv (apt-get python3-venv
+# first when needed; Debian's pip refuses system-wide installs).
+ensure_moto() {
+    command -v moto_server >/dev/null 2>&1 && return 0
+    local venv="$ROOT/.local/moto-venv"
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        python3 -m venv --help >/dev/null 2>&1 || apt_install python3 python3-venv
+        python3 -m venv "$venv" || die "cannot create a Python virtualenv in $venv; apt-get install python3-venv and run this again"
+        "$venv/bin/pip" install --quiet 'moto[server]' ||
+            die "cannot install moto[server] from PyPI into $venv; check the network and run this again"
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
 # Makes sure cargo is on PATH (also looks in ~/.cargo/bin) and that a C linker exists.
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -8,6 +8,7 @@
 //! * [`postgres()`] starts one PostgreSQL per test process on first use; [`PgServer::fresh_database`] hands
 //!   each test its own database, cloned from a template that already has the sendjay schema, so tests are
 //!   isolated without paying for a server or a migration run each.
+//! * [`S3Server::start`] starts a moto S3 server per call (file storage tests), killed on drop.
 //! * [`RedisServer::start`] starts one `redis-server` per call, killed on drop; tests can stop and restart it
 //!   to simulate Redis going away.
 //!
@@ -19,10 +20,12 @@
 mod postgres;
 mod redis;
 mod redis_cluster;
+pub mod s3;
 
 pub use postgres::{postgres, PgServer};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;
+pub use s3::S3Server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -135,10 +135,17 @@ pub(super) async fn send_rich(
             return Err(bad_args("system messages are written by the server only"))
         }
     }
+    // Image and file messages must carry an upload of this room by the sender (text sends skip this query).
+    let file = match (&args.file, args.kind) {
+        (Some(file), MessageKind::Image | MessageKind::File) => {
+            Some(crate::files::claim_for_send(ctx, user, args.room_id, file, args.kind).await?)
+        }
+        _ => args.file,
+    };
     let content = NewContent {
         kind: args.kind,
         body: args.body,
-        file: args.file,
+        file,
         file_link: args.file_link,
         reply_to: args.reply_to,
         forwarded: false,
@@ -147,11 +154,22 @@ pub(super) async fn send_rich(
         .store
         .send(user, args.room_id, &args.client_msg_id, content)
         .await?;
+    if args.kind == MessageKind::FileLink {
+        grant_file_room(ctx, &sent).await?;
+    }
     publish_sent(ctx, &sent);
     Ok(Reply::Send {
         message: sent.message,
         duplicate: sent.duplicate,
     })
+}
+
+/// Opens the file a `file_link` or `forward` carried to the members of the room it was sent to.
+async fn grant_file_room(ctx: &NodeContext, sent: &Sent) -> Result<(), NodeError> {
+    match &sent.message.file {
+        Some(file) => crate::files::grant_room(ctx, &file.file_id, sent.message.room_id).await,
+        None => Ok(()),
+    }
 }
 
 pub(super) async fn forward(
@@ -168,6 +186,7 @@ pub(super) async fn forward(
         .store
         .forward(user, from, args.to_room_id, &args.client_msg_id)
         .await?;
+    grant_file_room(ctx, &sent).await?;
     publish_sent(ctx, &sent);
     Ok(Reply::Forward {
         message: sent.message,

@@ -153,6 +153,7 @@ mod tests {
             mime: mime.into(),
             width: None,
             height: None,
+            ..Default::default()
         }
     }
 

@@ -364,6 +364,9 @@ impl Store {
                     kind.as_str()
                 )));
             }
+            if let Some(file) = &file {
+                crate::files::metadata::refuse_expired(&**client, &file.file_id).await?;
+            }
             content.file = file;
         }
         let tx = client.transaction().await?;
@@ -462,7 +465,11 @@ impl Store {
         let (kind, body, file) = {
             let client = self.get().await?;
             let _query = crate::metrics::Timer::db("forward");
-            readable_message(&**client, user_id, from).await?
+            let (kind, body, file) = readable_message(&**client, user_id, from).await?;
+            if let Some(file) = &file {
+                crate::files::metadata::refuse_expired(&**client, &file.file_id).await?;
+            }
+            (kind, body, file)
         };
         if kind == MessageKind::System {
             return Err(bad_args("system messages cannot be forwarded"));

@@ -28,6 +28,8 @@ pub struct TestCluster {
     pub nodes: Vec<RunningNode>,
     /// Token keys.
     pub keys: TokenKeys,
+    /// The file storage directory every node of this cluster shares (`SENDJAY_FILES_URL=file://…`).
+    pub files_dir: tempfile::TempDir,
     db: tokio_postgres::Client,
 }
 
@@ -72,6 +74,10 @@ impl TestCluster {
             redis_url,
             nodes: Vec::new(),
             keys: TokenKeys::new(SECRET.as_bytes(), None).unwrap(),
+            files_dir: tempfile::Builder::new()
+                .prefix("sendjay-files-")
+                .tempdir()
+                .expect("temporary directory for files"),
             db,
         };
         for _ in 0..nodes {
@@ -88,7 +94,34 @@ impl TestCluster {
         config.drain_grace_secs = 2;
         // Tests place users on chosen nodes; the assignment rule has tests of its own.
         config.enforce_assignment = false;
+        config.files_url = format!("file://{}", self.files_dir.path().display());
         config
+    }
+
+    /// Records `file` as uploaded by `uploader` for `room` (metadata only, no bytes), so a `send` of kind
+    /// image or file may carry it.
+    pub async fn seed_file(
+        &self,
+        uploader: &str,
+        room: i64,
+        file: &sendjay_common::protocol::FileInfo,
+    ) {
+        self.db
+            .execute(
+                "INSERT INTO files (id, uploader, room_id, name, size, mime, state, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'uploaded', now() + interval '1 day')
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &file.file_id,
+                    &uploader,
+                    &room,
+                    &file.name,
+                    &file.size,
+                    &file.mime,
+                ],
+            )
+            .await
+            .expect("insert file");
     }
 
     /// Starts one more node.
@@ -231,6 +264,7 @@ pub async fn drain_pushes(client: &Connection, wait: Duration) -> Vec<Push> {
     pushes
 }
 pub mod builder;
+pub mod http;
 pub mod rules;
 
 #[allow(unused_imports)]
