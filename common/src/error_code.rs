@@ -27,6 +27,9 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     /// An unexpected error on the node; the request may be retried.
     Internal,
+    /// The connection sent requests faster than the node's per-connection limit; nothing was done: wait as long
+    /// as the message says, then send the request again.
+    RateLimited,
 }
 
 /// Who caused an error: used in logs and as a metric label so an SRE knows whose fault it was.
@@ -56,7 +59,7 @@ impl Fault {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::BadFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownOp,
@@ -67,6 +70,7 @@ impl ErrorCode {
         ErrorCode::Conflict,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::Internal,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as it appears on the wire.
@@ -82,6 +86,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -94,7 +99,9 @@ impl ErrorCode {
         }
     }
 
-    /// Whether the same request may succeed if simply retried later.
+    /// Whether the request may have taken effect although its answer was this error, so that a retry must reuse
+    /// its ids (a send its `client_msg_id`). Not `rate_limited`: that request was not executed at all — wait
+    /// as long as its message says, then send it again.
     pub fn retryable(self) -> bool {
         matches!(self, ErrorCode::DatabaseUnavailable | ErrorCode::Internal)
     }
