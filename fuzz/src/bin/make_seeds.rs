@@ -34,7 +34,10 @@ fn main() {
         seq: Some(3),
     };
     let sync = SyncArgs {
-        cursors: vec![RoomCursor { room_id: 42, seq: 7 }],
+        cursors: vec![RoomCursor {
+            room_id: 42,
+            seq: 7,
+        }],
         limit: Some(100),
     };
     let calls = [
