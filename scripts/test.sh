@@ -238,6 +238,17 @@ else
         bash "$ROOT/scripts/deploy-test.sh"
 fi
 
+# --- fuzzing (issue 12): the client-frame and server-frame decoders under cargo-fuzz ---------------------
+# Replays the committed corpus, then fuzzes every target for about 60 s in total. Counts as one smoke check.
+# SENDJAY_SKIP_FUZZ=1 skips it.
+section "fuzz: codec decoders under cargo-fuzz (scripts/fuzz.sh)"
+if [ "${SENDJAY_SKIP_FUZZ:-0}" = 1 ]; then
+    say "skipped (SENDJAY_SKIP_FUZZ=1)"
+else
+    check "fuzz: the committed corpus replays and 60 s of fuzzing find no crash" \
+        bash "$ROOT/scripts/fuzz.sh" --seconds 60
+fi
+
 # --- web (issue #14): the protocol package and the app, then the browser tests ---------------------------
 # Node.js/npm and chromium come from apt-get when missing. Three checks: web/client (npm ci, lint, unit tests),
 # web/app (npm ci, lint, build), the browser tests (playwright-core + /usr/bin/chromium, their own cluster on the

@@ -31,6 +31,9 @@ pub enum ErrorCode {
     FileExpired,
     /// File storage (the shared directory or the S3 bucket) is unavailable; retry later.
     StorageUnavailable,
+    /// The connection sent requests faster than the node's per-connection limit; nothing was done: wait as long
+    /// as the message says, then send the request again.
+    RateLimited,
 }
 
 /// Who caused an error: used in logs and as a metric label so an SRE knows whose fault it was.
@@ -63,7 +66,7 @@ impl Fault {
 
 impl ErrorCode {
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadFrame,
         ErrorCode::FrameTooLarge,
         ErrorCode::UnknownOp,
@@ -76,6 +79,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::FileExpired,
         ErrorCode::StorageUnavailable,
+        ErrorCode::RateLimited,
     ];
 
     /// The code as it appears on the wire.
@@ -93,6 +97,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::FileExpired => "file_expired",
             ErrorCode::StorageUnavailable => "storage_unavailable",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 
@@ -106,7 +111,9 @@ impl ErrorCode {
         }
     }
 
-    /// Whether the same request may succeed if simply retried later.
+    /// Whether the request may have taken effect although its answer was this error, so that a retry must reuse
+    /// its ids (a send its `client_msg_id`). Not `rate_limited`: that request was not executed at all — wait
+    /// as long as its message says, then send it again.
     pub fn retryable(self) -> bool {
         matches!(
             self,

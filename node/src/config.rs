@@ -151,6 +151,13 @@ pub struct NodeConfig {
     /// cookie, authorises).
     #[arg(long, env = "SENDJAY_FILES_CORS_ORIGINS", default_value = "*")]
     pub files_cors_origins: String,
+    /// Requests one connection may send per second on average (its token bucket's refill rate); above it
+    /// requests are answered `rate_limited` and not executed.
+    #[arg(long, env = "SENDJAY_REQUESTS_PER_SEC", default_value_t = 50)]
+    pub requests_per_sec: u32,
+    /// Requests one connection may send at once above the average (its token bucket's size).
+    #[arg(long, env = "SENDJAY_REQUEST_BURST", default_value_t = 200)]
+    pub request_burst: u32,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -247,6 +254,12 @@ impl NodeConfig {
         }
         if self.max_room_members < 2 {
             return bad("SENDJAY_MAX_ROOM_MEMBERS", "must be at least 2");
+        }
+        if self.requests_per_sec == 0 {
+            return bad("SENDJAY_REQUESTS_PER_SEC", "must be at least 1");
+        }
+        if self.request_burst == 0 {
+            return bad("SENDJAY_REQUEST_BURST", "must be at least 1");
         }
         if self.handshake_timeout_secs == 0 {
             return bad("SENDJAY_HANDSHAKE_TIMEOUT_SECS", "must be at least 1");

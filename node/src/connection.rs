@@ -30,6 +30,7 @@ use crate::handler::handle_frame;
 use crate::metrics as m;
 use crate::outbox::Outbox;
 use crate::registry::Conn;
+use crate::request_budget::RequestBudget;
 use crate::sessions::{Claim, Launch};
 use crate::text_frames::{TextAsBinary, TEXT_MARKER};
 use crate::NodeContext;
@@ -314,6 +315,8 @@ async fn run(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<(CloseReason, String)> {
     let mut last_heard = Instant::now();
+    let (per_sec, burst) = (ctx.config.requests_per_sec, ctx.config.request_burst);
+    let mut budget = RequestBudget::new(burst, last_heard);
     let mut drain_deadline: Option<Instant> = None;
     let mut heartbeat = tokio::time::interval(ctx.config.heartbeat_interval());
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -346,7 +349,8 @@ async fn run(
                         }
                     }
                     Some(Ok(Message::Binary(frame))) => {
-                        let answer = Box::pin(handle_frame(ctx, conn, &frame)).await;
+                        let over_limit = budget.take(per_sec, burst, last_heard).err();
+                        let answer = Box::pin(handle_frame(ctx, conn, &frame, over_limit)).await;
                         if !write(ws, Message::Binary(answer), true).await {
                             return Some((CloseReason::SlowConsumer, "reply write timed out".into()));
                         }

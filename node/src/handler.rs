@@ -27,8 +27,14 @@ use crate::NodeContext;
 
 pub use reads::READ_PUSH_MAX_MEMBERS;
 
-/// Handles one binary frame from `conn` and returns the encoded answer.
-pub async fn handle_frame(ctx: &NodeContext, conn: &Conn, frame: &[u8]) -> Bytes {
+/// Handles one binary frame from `conn` and returns the encoded answer; `over_limit` (how long to wait) refuses
+/// it with `rate_limited` without executing it.
+pub async fn handle_frame(
+    ctx: &NodeContext,
+    conn: &Conn,
+    frame: &[u8],
+    over_limit: Option<std::time::Duration>,
+) -> Bytes {
     let started = Instant::now();
     let request = match codec::decode_request(frame, ctx.config.max_frame_bytes) {
         Ok(request) => request,
@@ -44,6 +50,21 @@ pub async fn handle_frame(ctx: &NodeContext, conn: &Conn, frame: &[u8]) -> Bytes
         }
     };
     let op = request.call.op();
+    if let Some(wait) = over_limit {
+        metrics::counter!(m::REQUESTS_RATE_LIMITED).increment(1);
+        metrics::counter!(m::REQUESTS, "op" => op, "code" => ErrorCode::RateLimited.as_str())
+            .increment(1);
+        metrics::counter!(m::ERRORS, "fault" => "client").increment(1);
+        let wait_ms = wait.as_millis().max(1);
+        return encode(&ServerFrame::Error {
+            id: Some(request.id),
+            code: ErrorCode::RateLimited,
+            message: format!(
+                "more than {} requests per second (burst {}) on this connection: nothing was done; wait {wait_ms} ms, then send it again",
+                ctx.config.requests_per_sec, ctx.config.request_burst
+            ),
+        });
+    }
     // One span per request: logs of the request carry its id and op (never its arguments).
     let span = tracing::info_span!("request", id = request.id, op);
     let answer = tracing::Instrument::instrument(run(ctx, conn, request.call), span).await;

@@ -19,6 +19,7 @@ pub mod handler;
 pub mod metrics;
 pub mod outbox;
 pub mod registry;
+pub mod request_budget;
 pub mod ring;
 pub mod server;
 pub mod session_repair;

@@ -46,6 +46,8 @@ pub const REBALANCED: &str = "sendjay_rebalanced_users_total";
 pub const REQUESTS: &str = "sendjay_requests_total";
 /// Request handling time, by op.
 pub const REQUEST_SECONDS: &str = "sendjay_request_duration_seconds";
+/// Requests refused with `rate_limited` (over a connection's request budget; not executed).
+pub const REQUESTS_RATE_LIMITED: &str = "sendjay_requests_rate_limited_total";
 /// Errors by fault (client, postgres, redis, internal).
 pub const ERRORS: &str = "sendjay_errors_total";
 
@@ -230,6 +232,10 @@ fn describe() {
         "Users asked to move to another node after a ring change."
     );
     describe_counter!(REQUESTS, "Requests answered, by op and result code.");
+    describe_counter!(
+        REQUESTS_RATE_LIMITED,
+        "Requests refused with rate_limited (over the connection's request budget; not executed)."
+    );
     describe_histogram!(
         REQUEST_SECONDS,
         Unit::Seconds,
@@ -399,6 +405,7 @@ fn register() {
     for code in ErrorCode::ALL {
         counter!(REQUESTS, "op" => "invalid", "code" => code.as_str()).increment(0);
     }
+    counter!(REQUESTS_RATE_LIMITED).increment(0);
     for fault in ["client", "postgres", "redis", "storage", "internal"] {
         counter!(ERRORS, "fault" => fault).increment(0);
     }

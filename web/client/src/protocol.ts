@@ -306,6 +306,7 @@ export type ErrorCode =
   | 'conflict'
   | 'database_unavailable'
   | 'internal'
+  | 'rate_limited'
   | (string & {});
 
 /** Codes after which the same request may succeed later (§8). */
