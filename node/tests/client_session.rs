@@ -63,10 +63,13 @@ impl Seen {
 }
 
 fn quick() -> SessionOptions {
-    let mut options = SessionOptions::default();
-    options.backoff =
-        sendjay_client::Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
-    options
+    SessionOptions {
+        backoff: sendjay_client::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(400),
+        ),
+        ..SessionOptions::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,11 +10,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, StatusCode};
+use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, DeviceClass, FileInfo, HistoryArgs, Message, MessageKind, MessageRef, Reply, SendRichArgs,
 };
-use sendjay_loadtest::client::Client;
 use support::http::{self, header, json};
 use support::TestCluster;
 
@@ -38,7 +38,7 @@ fn info_of(upload: &serde_json::Value) -> FileInfo {
 }
 
 async fn send_file(
-    client: &Client,
+    client: &Connection,
     room: i64,
     id: &str,
     kind: MessageKind,
@@ -60,9 +60,9 @@ async fn send_file(
     }
 }
 
-fn error_code(e: &sendjay_loadtest::client::ClientError) -> ErrorCode {
+fn error_code(e: &sendjay_client::ClientError) -> ErrorCode {
     match e {
-        sendjay_loadtest::client::ClientError::Server { code, .. } => *code,
+        sendjay_client::ClientError::Server { code, .. } => *code,
         other => panic!("not a server error: {other:?}"),
     }
 }

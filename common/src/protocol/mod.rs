@@ -1,0 +1,32 @@
+//! Wire protocol v1: the frames a client and a node exchange over a WebSocket.
+//!
+//! Every frame is one binary WebSocket message holding one MessagePack map with named fields (see
+//! `docs/protocol.md`). A client sends requests `{id, op, args}`; the node answers each with exactly one
+//! `reply` or `error` frame carrying the same `id`. Pushes (`kind: "push"`) are unsolicited and have no id.
+//!
+//! The types are split by the areas of `docs/protocol.md`, one file per section, and all re-exported here, so
+//! `sendjay_common::protocol::X` names every one of them.
+
+mod accounts;
+mod directory;
+mod frames;
+mod limits;
+mod messages;
+mod objects;
+mod presence;
+mod reads;
+mod rooms;
+mod search;
+mod settings;
+
+pub use accounts::*;
+pub use directory::*;
+pub use frames::*;
+pub use limits::*;
+pub use messages::*;
+pub use objects::*;
+pub use presence::*;
+pub use reads::*;
+pub use rooms::*;
+pub use search::*;
+pub use settings::*;
