@@ -37,11 +37,13 @@ fn parse_command() -> Command {
             args.remove(1);
             Command::Migrate(MigrateArgs::parse_from(args))
         }
-        Some("serve") => {
-            args.remove(1);
+        // `serve` may also stand after the settings, as older scripts wrote it.
+        _ => {
+            if let Some(at) = args.iter().skip(1).position(|a| a == "serve") {
+                args.remove(at + 1);
+            }
             Command::Serve(Box::new(NodeConfig::parse_from(args)))
         }
-        _ => Command::Serve(Box::new(NodeConfig::parse_from(args))),
     }
 }
 

@@ -32,7 +32,9 @@ pub fn decide(head: &[u8], claimed: Option<&str>) -> Result<String, String> {
         |m: &str| m.starts_with("image/") || m.starts_with("video/") || m.starts_with("audio/");
     if let Some(kind) = infer::get(head) {
         let sniffed = kind.mime_type();
-        if media(sniffed) || !claimed.as_deref().is_some_and(media) {
+        // A recognised binary format corrects any claim; sniffed text (HTML, scripts) never passes as media.
+        if media(sniffed) || !sniffed.starts_with("text/") || !claimed.as_deref().is_some_and(media)
+        {
             return Ok(sniffed.to_owned());
         }
     }
