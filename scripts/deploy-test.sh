@@ -258,7 +258,7 @@ for binary, path in (("node", node_help), ("router", router_help)):
     n = 0
     for m in re.finditer(r"--([a-z0-9-]+)(?: <[A-Z_]+>)?\s+(.*?)(?=\s--[a-z]|\s-h,|$)", text):
         flag, desc = m.groups()
-        env = re.search(r"\[env: (SENDJAY_[A-Z_]+)", desc)
+        env = re.search(r"\[env: (SENDJAY_[A-Z0-9_]+)", desc)
         if not env:
             continue
         n += 1

@@ -96,7 +96,7 @@ def check_compose():
     jobs = {j["job_name"]: [t for sc in j["static_configs"] for t in sc["targets"]] for j in prom["scrape_configs"]}
     if sorted(jobs.get("sendjay-router", [])) != ["router-1:7300", "router-2:7300"]:
         problem(f"prometheus.yml: job sendjay-router scrapes {jobs.get('sendjay-router')}")
-    if sorted(jobs.get("sendjay-node", [])) != ["node-1:7400", "node-2:7400", "node-3:7400"]:
+    if sorted(jobs.get("sendjay-node", [])) != ["node-1:7480", "node-2:7480", "node-3:7480"]:
         problem(f"prometheus.yml: job sendjay-node scrapes {jobs.get('sendjay-node')}")
     g = services.get("grafana", {})
     mounts = " ".join(g.get("volumes", []))
