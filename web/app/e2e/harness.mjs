@@ -119,7 +119,8 @@ export const RECORD_NOTIFICATIONS = `
 
 /** A new browser context (one "browser" of one person) with English UI and recorded notifications. */
 export async function newPerson(browser, cluster, { locale = 'en-US' } = {}) {
-  const context = await browser.newContext({ baseURL: cluster.ROUTER_URL, locale, viewport: { width: 1100, height: 760 } });
+  // bypassCSP: Playwright evaluates waitForFunction predicates with eval, which the app's CSP (script-src 'self') forbids.
+  const context = await browser.newContext({ baseURL: cluster.ROUTER_URL, locale, viewport: { width: 1100, height: 760 }, bypassCSP: true });
   await context.addInitScript(RECORD_NOTIFICATIONS);
   context.setDefaultTimeout(15_000);
   return context;
