@@ -655,3 +655,86 @@ async fn s3_backend_streams_multipart_and_reports_an_outage() {
         "the failed upload is not servable (its 'uploading' row is left for the sweeper)"
     );
 }
+
+/// Sends an upload whose body arrives in separate small frames, as a browser's upload does.
+async fn upload_in_frames(
+    addr: std::net::SocketAddr,
+    token: &str,
+    room: i64,
+    bytes: Vec<u8>,
+    frame_len: usize,
+) -> hyper::Response<Bytes> {
+    use futures_util::StreamExt;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::Frame;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let len = bytes.len();
+    tokio::spawn(async move {
+        for chunk in bytes.chunks(frame_len) {
+            // A pause between frames keeps them apart on the wire, so the node reads them one by one.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if tx.send(Bytes::copy_from_slice(chunk)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(Frame::data(b)), rx))
+    })
+    .boxed();
+    let req = Request::post(format!("/v1/files?room_id={room}&name=frames.png"))
+        .header("host", "127.0.0.1")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "image/png")
+        .header("content-length", len.to_string())
+        .body(StreamBody::new(frames))
+        .unwrap();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let response = sender.send_request(req).await.expect("HTTP request");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    hyper::Response::from_parts(parts, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_arriving_in_small_frames_is_read_whole() {
+    let cluster = TestCluster::start(1).await;
+    cluster.users(&["alice", "bob"]).await;
+    let team = cluster.room(&["alice", "bob"]).await;
+    let token = cluster.token("alice", DeviceClass::Web);
+    // Noise does not compress: the PNG is far longer than the 8 KiB sniff window, so the first frames are
+    // read before the type is known (the case a browser's upload hit: `bad_image` for a good PNG).
+    let img = image::RgbImage::from_fn(96, 96, |x, y| {
+        let h = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)).wrapping_mul(97);
+        image::Rgb([h as u8, (h >> 8) as u8, (h >> 16) as u8])
+    });
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    let bytes = out.into_inner();
+    assert!(
+        bytes.len() > 3 * 8192,
+        "the test image must span several sniff windows"
+    );
+    let up = upload_in_frames(cluster.nodes[0].addr, &token, team, bytes.clone(), 1000).await;
+    assert_eq!(
+        up.status(),
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(up.body())
+    );
+    let meta = json(&up);
+    assert_eq!(meta["mime"], "image/png");
+    assert_eq!(
+        (meta["width"].as_u64(), meta["height"].as_u64()),
+        (Some(96), Some(96))
+    );
+    assert_eq!(meta["size"].as_u64(), Some(bytes.len() as u64));
+}

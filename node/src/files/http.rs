@@ -587,6 +587,10 @@ async fn stream_into(
             head.extend_from_slice(&data[..take]);
             if head.len() >= content_type::SNIFF_BYTES {
                 mime = Some(decide(&head, claimed, &mut image)?);
+                // The bytes of earlier frames are only in `head`; this frame is appended whole below.
+                if let Some(buf) = image.as_mut() {
+                    buf.extend_from_slice(&head[..head.len() - take]);
+                }
             }
         }
         if let Some(buf) = image.as_mut() {
