@@ -463,6 +463,8 @@ export class SendjayClient {
           last_read_seq: lastRead,
           unread: Math.max(m.seq - lastRead, 0),
         };
+        // A rename is applied from its system message: the list shows the new name without fetching the rooms again.
+        if (m.system?.action === 'rename' && m.system.name !== null) summary = { ...summary, name: m.system.name };
       }
       this.dropFromOutboxView(m);
       this.events.emit('message', m);
