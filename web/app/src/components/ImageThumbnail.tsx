@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { FileInfo, SendjayClient } from '@sendjay/client';
+import { FileError } from '@sendjay/client';
 import { t } from '../i18n.ts';
 
 /** Signed URLs by file id, reused until shortly before they expire (§19.3: 5 min by default). */
@@ -27,12 +28,23 @@ export function ImageThumbnail(props: { client: SendjayClient; file: FileInfo })
   useEffect(() => {
     if (file.expired === true) return;
     let cancelled = false;
-    signedUrls(client, file.file_id).then(
-      (s) => !cancelled && setThumb(s.thumb ?? s.url),
-      () => !cancelled && setFailed(true),
-    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // A push can reach a member a moment before the node lets them read the file: try again a few times, except
+    // when the file is gone for good.
+    const load = (attempt: number): void => {
+      signedUrls(client, file.file_id).then(
+        (s) => !cancelled && setThumb(s.thumb ?? s.url),
+        (e: unknown) => {
+          if (cancelled) return;
+          if ((e instanceof FileError && e.code === 'file_expired') || attempt >= 5) setFailed(true);
+          else timer = setTimeout(() => load(attempt + 1), 500 * 2 ** attempt);
+        },
+      );
+    };
+    load(0);
     return () => {
       cancelled = true;
+      if (timer !== undefined) clearTimeout(timer);
     };
   }, [client, file.file_id, file.expired]);
   if (file.expired === true || failed) {

@@ -69,12 +69,14 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const name = roomName(room);
 
   // Upload each file (progress shown), then send it as an image or a file; failures stay listed with their reason.
+  // One upload at a time, in the order chosen: the messages keep that order, and the node is not flooded.
   const attach = (files: File[]) => {
+    let chain: Promise<unknown> = Promise.resolve();
     for (const f of files) {
       const id = nextUploadId++;
       const update = (change: Partial<Upload>) => setUploads((list) => list.map((u) => (u.id === id ? { ...u, ...change } : u)));
       setUploads((list) => [...list, { id, name: f.name, sent: 0, total: f.size, error: null }]);
-      client.files.upload(roomId, f, f.name === '' ? 'pasted.png' : f.name, (sent, total) => update({ sent, total })).then(
+      chain = chain.then(() => client.files.upload(roomId, f, f.name === '' ? 'pasted.png' : f.name, (sent, total) => update({ sent, total }))).then(
         (stored) => {
           setUploads((list) => list.filter((u) => u.id !== id));
           const info = fileInfoOf(stored);
