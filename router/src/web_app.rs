@@ -4,7 +4,8 @@
 //! Why each header: `index.html` is `no-cache` (a deploy is picked up on the next load), files under `assets/`
 //! carry a content hash in their name and are cached for a year as `immutable`; every answer has
 //! `X-Content-Type-Options: nosniff`, and HTML gets a Content-Security-Policy that allows scripts and styles from
-//! this origin only and WebSocket connections (`ws:`/`wss:`) to the nodes, whose URLs are on other ports or hosts.
+//! this origin only, WebSocket connections (`ws:`/`wss:`) to the nodes, whose URLs are on other ports or hosts, and
+//! HTTP(S) fetches and images from the nodes' file API (docs/protocol.md §19: uploads, thumbnails, downloads).
 //! A path that names no file and has no file extension is a screen of the single-page app: it gets `index.html`.
 //! Paths are checked segment by segment after percent-decoding (no `..`, no hidden files, no backslashes) and the
 //! file found must still lie inside the directory after symlinks are resolved.
@@ -18,7 +19,7 @@ use hyper::{Method, Response, StatusCode};
 /// The Content-Security-Policy of the app's HTML.
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data: blob:; font-src 'self'; connect-src 'self' ws: wss:; worker-src 'self'; \
+     img-src 'self' data: blob: http: https:; font-src 'self'; connect-src 'self' ws: wss: http: https:; worker-src 'self'; \
      object-src 'none'; base-uri 'self'; form-action 'self'";
 
 /// `Cache-Control` of the hashed files under `assets/`.

@@ -2,6 +2,8 @@
 // for the whole file. Tests run in order; the node-kill test comes last because it takes a node away.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import {
   killNode,
@@ -260,6 +262,126 @@ test('"open in a new window": the room in its own window shares the session', as
   await main.waitForTimeout(1000);
   assert.equal(await main.getByText('Signed in elsewhere').count(), 0, 'the main window keeps the session');
   await context.close();
+});
+
+/** A visible tab of `page` can be hidden and shown again (the Page Visibility API and focus, as a hidden tab reports them). */
+async function emulateHidden(page) {
+  await page.evaluate(() => {
+    let hidden = true;
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+    document.hasFocus = () => !hidden;
+    window.__show = () => {
+      hidden = false;
+      document.dispatchEvent(new Event('visibilitychange'));
+      window.dispatchEvent(new Event('focus'));
+    };
+    document.dispatchEvent(new Event('visibilitychange'));
+    window.dispatchEvent(new Event('blur'));
+  });
+}
+
+// UNFINISHED (skipped): passed once, but in most runs the node answers the PNG upload with 422 bad_image (seen
+// with docs/screenshots/login.png and a canvas-drawn PNG; the app shows "the image cannot be read"), so dave never
+// gets the thumbnail. Not yet found whether the node or the upload is at fault; see the web2 report.
+test('an image and a file uploaded by alice: dave sees the thumbnail and downloads the same bytes', { skip: 'unfinished: node answers 422 bad_image for most PNG uploads from the browser' }, async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  // A real PNG, drawn by the browser (640×400: larger than the 320 px thumbnail).
+  const dataUrl = await alice.evaluate(() => {
+    const c = document.createElement('canvas');
+    c.width = 640;
+    c.height = 400;
+    const g = c.getContext('2d');
+    g.fillStyle = '#2a7a5a';
+    g.fillRect(0, 0, 640, 400);
+    g.fillStyle = '#fff';
+    g.font = '64px sans-serif';
+    g.fillText('sendjay', 190, 220);
+    return c.toDataURL('image/png');
+  });
+  const image = Buffer.from(dataUrl.split(',')[1], 'base64');
+  const bytes = randomBytes(200_000);
+  await alice.locator('input[type=file]').setInputFiles([
+    { name: 'screen.png', mimeType: 'image/png', buffer: image },
+    { name: 'notes.bin', mimeType: 'application/octet-stream', buffer: bytes },
+  ]);
+  const thumb = dave.locator('.image-thumbnail img[alt="screen.png"]');
+  await thumb.waitFor({ state: 'attached', timeout: 30_000 });
+  await dave.waitForFunction(() => {
+    const img = document.querySelector('.image-thumbnail img[alt="screen.png"]');
+    return img !== null && img.complete && img.naturalWidth > 0;
+  }, null, { timeout: 20_000 });
+  const thumbWidth = await thumb.evaluate((img) => img.naturalWidth);
+  assert.ok(thumbWidth > 0 && thumbWidth <= 320, `a thumbnail (longest side 320), got ${thumbWidth}`);
+  await screenshot(dave, 'room-images');
+  await dave.getByRole('button', { name: 'Open screen.png full size' }).click();
+  await dave.waitForFunction(() => {
+    const img = document.querySelector('.image-viewer img');
+    return img !== null && img.complete && img.naturalWidth > 320;
+  }, null, { timeout: 20_000 });
+  await dave.locator('.image-viewer').getByRole('button', { name: 'Close' }).click();
+  const link = dave.getByRole('button', { name: 'Download notes.bin' });
+  await link.waitFor({ timeout: 20_000 });
+  assert.match(await dave.locator('.file-attachment', { hasText: 'notes.bin' }).innerText(), /195 KB/);
+  const [download] = await Promise.all([dave.waitForEvent('download'), link.click()]);
+  assert.equal(download.suggestedFilename(), 'notes.bin');
+  const got = readFileSync(await download.path());
+  assert.ok(got.equals(bytes), `the downloaded bytes are the uploaded ones (${got.length} vs ${bytes.length})`);
+  // The room's files view lists both, with their state.
+  await dave.getByRole('button', { name: 'Files', exact: true }).click();
+  await dave.locator('.room-file', { hasText: 'notes.bin' }).waitFor();
+  await dave.locator('.room-file', { hasText: 'screen.png' }).waitFor();
+  assert.match(await dave.locator('.room-file', { hasText: 'notes.bin' }).innerText(), /Available/);
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('a hidden tab does not mark the open room read; showing it does', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  const general = dave.locator('.room', { hasText: 'General' });
+  await general.locator('.badge').waitFor({ state: 'detached' });
+  await emulateHidden(dave);
+  await send(alice, 'while dave is away');
+  await waitForMessages(dave, (t) => once(t, 'while dave is away'), 20_000, 'the message in the hidden tab');
+  await dave.waitForTimeout(1500);
+  assert.equal(await general.locator('.badge').count(), 1, 'the room stays unread while the tab is hidden');
+  const row = alice.locator('article.message').filter({ has: alice.locator('p.body', { hasText: /^while dave is away$/ }) });
+  await row.locator('.unread-count').waitFor();
+  await dave.evaluate(() => window.__show());
+  await general.locator('.badge').waitFor({ state: 'detached', timeout: 20_000 });
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('a reply and a revoke show in the other browser', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  await send(dave, 'reply to me');
+  await waitForMessages(alice, (t) => once(t, 'reply to me'));
+  const rowAt = (page, text) => page.locator('article.message').filter({ has: page.locator('p.body', { hasText: new RegExp(`^${text}$`) }) });
+  await rowAt(alice, 'reply to me').getByRole('button', { name: 'Reply' }).click({ force: true });
+  await send(alice, 'this is the reply');
+  const reply = rowAt(dave, 'this is the reply');
+  await reply.waitFor({ timeout: 20_000 });
+  assert.match(await reply.locator('.quote').innerText(), /dave.*reply to me/s);
+  await rowAt(alice, 'this is the reply').getByRole('button', { name: 'Revoke' }).click({ force: true });
+  await waitForMessages(dave, (t) => !t.includes('this is the reply') && t.includes('This message was revoked'), 20_000, 'the revoke at dave');
+  await alice.context().close();
+  await dave.context().close();
 });
 
 test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {

@@ -7,6 +7,7 @@ import { backoffDelayMs } from './close-codes.js';
 import type { ConnectionOptions, RawPush } from './connection.js';
 import { ConnectionClosedError, RequestTimeoutError, ServerError, SessionEndedError } from './errors.js';
 import { Emitter } from './emitter.js';
+import { FilesApi } from './files.js';
 import { newClientMsgId } from './ids.js';
 import { MemoryOutboxStore, byCreation, type OutboxEntry, type OutboxStore } from './outbox-store.js';
 import type {
@@ -83,6 +84,8 @@ export interface ClientEvents {
 export class SendjayClient {
   /** The signed-in user. */
   readonly userId: string;
+  /** The nodes' file API (§19): uploads with progress, signed URLs, downloads. */
+  readonly files: FilesApi;
   private readonly transport: Transport;
   private readonly store: OutboxStore;
   private readonly events = new Emitter<ClientEvents>();
@@ -117,6 +120,7 @@ export class SendjayClient {
     this.syncLimit = options.syncLimit ?? 200;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxSendAttempts = options.maxSendAttempts ?? 10;
+    this.files = new FilesApi({ token: () => options.login.token, node: options.login.node, router: new RouterApi(options.router) });
     // A tab taking the socket over from a closed leader tab continues the running session: launch=manual, since an
     // `auto` connection could be refused (4011) by the old tab's session the node has not released yet (§11).
     const socket = (context: { handover: boolean } = { handover: false }): SocketSession =>
@@ -463,6 +467,8 @@ export class SendjayClient {
           last_read_seq: lastRead,
           unread: Math.max(m.seq - lastRead, 0),
         };
+        // A rename is applied from its system message: the list shows the new name without fetching the rooms again.
+        if (m.system?.action === 'rename' && m.system.name !== null) summary = { ...summary, name: m.system.name };
       }
       this.dropFromOutboxView(m);
       this.events.emit('message', m);

@@ -40,6 +40,10 @@ export interface FileInfo {
   mime: string;
   width?: number | null;
   height?: number | null;
+  /** Set by the server: when the bytes go (§19.4). */
+  expires_at_ms?: number;
+  /** Set by the server: the bytes are gone, downloads answer 410 — show "expired". */
+  expired?: boolean;
 }
 
 /** What a system message records (§6.7). */

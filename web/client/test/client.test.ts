@@ -4,6 +4,7 @@ import { SendjayClient } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/connection.js';
 import { MemoryOutboxStore } from '../src/outbox-store.js';
 import type { Message } from '../src/protocol.js';
+import { msg } from './support/messages.js';
 import { TestNode, loginFor, until } from './support/test-node.js';
 
 const WS = WebSocket as unknown as WebSocketConstructor;
@@ -55,6 +56,18 @@ describe('SendjayClient: sync, gaps, de-duplication', () => {
     expect(client.rooms()[0]?.room_id).toBe(8);
     expect(client.room(8)).toMatchObject({ last_seq: 2, unread: 2 });
     expect(client.messages(8).map((m) => m.seq)).toEqual([1, 2]);
+  });
+
+  it('renames a room in the room list from the rename system message, without a sync', async () => {
+    start();
+    await until(() => client.rooms().length === 2);
+    const syncsBefore = node.requests.filter((r) => r.op === 'sync').length;
+    const rename = msg(8, 1, { kind: 'system', sender_id: 'carol', body: 'carol renamed the chat', system: { action: 'rename', actor: 'carol', users: [], name: 'Project Y' } });
+    node.push('alice', { event: 'message', message: rename });
+    await until(() => delivered.length === 1, 5000, 'the rename message');
+    expect(client.room(8)?.name).toBe('Project Y');
+    expect(client.rooms().find((r) => r.room_id === 8)?.name).toBe('Project Y');
+    expect(node.requests.filter((r) => r.op === 'sync').length).toBe(syncsBefore);
   });
 
   it('fills a gap of lost pushes with sync and still delivers each message once in seq order', async () => {

@@ -86,8 +86,6 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
       if (s.status === 'online' && settings === null) client.getSettings().then((v) => (settings = v), () => undefined);
     });
     const offMessage = client.on('message', (m) => {
-      // The client keeps a room's name from list_rooms/sync only; a rename message means "fetch the rooms again".
-      if (m.system?.action === 'rename') void client.sync().catch(() => undefined);
       if (!client.holdsConnection) return;
       const shown = route.screen === 'room' ? route.roomId : null;
       const n = notificationFor(m, { selfId: client.userId, settings, room: client.room(m.room_id), openRoomId: shown, watching: isWatching(), now: new Date() });

@@ -9,9 +9,15 @@ const TYPING_EVERY_MS = 3000;
  * syllable: `isComposing` (or keyCode 229, which some browsers report on the Enter that ends a composition) never
  * sends, so the last syllable is neither lost nor sent twice.
  */
-export function Composer(props: { onSend: (body: string) => void; onTyping: () => void; quote: string | null; onCancelQuote: () => void }) {
+export function Composer(props: { onSend: (body: string) => void; onFiles: (files: File[]) => void; onTyping: () => void; quote: string | null; onCancelQuote: () => void }) {
   const lastTyping = useRef(0);
   const box = useRef<HTMLTextAreaElement>(null);
+  const picker = useRef<HTMLInputElement>(null);
+  const takeFiles = (list: FileList | null | undefined): boolean => {
+    const files = list === null || list === undefined ? [] : [...list];
+    if (files.length > 0) props.onFiles(files);
+    return files.length > 0;
+  };
 
   const send = () => {
     const el = box.current;
@@ -39,6 +45,10 @@ export function Composer(props: { onSend: (body: string) => void; onTyping: () =
   return (
     <form
       class="composer"
+      onDragOver={(e) => e.dataTransfer?.types.includes('Files') === true && e.preventDefault()}
+      onDrop={(e) => {
+        if (takeFiles(e.dataTransfer?.files)) e.preventDefault();
+      }}
       onSubmit={(e) => {
         e.preventDefault();
         send();
@@ -59,7 +69,25 @@ export function Composer(props: { onSend: (body: string) => void; onTyping: () =
         placeholder={t.composerHint}
         onInput={onInput}
         onKeyDown={onKeyDown}
+        onPaste={(e) => {
+          // A pasted image (a screenshot) is uploaded; pasted text goes into the box as usual.
+          if (takeFiles(e.clipboardData?.files)) e.preventDefault();
+        }}
       />
+      <input
+        ref={picker}
+        type="file"
+        multiple
+        hidden
+        aria-label={t.attachFile}
+        onChange={(e) => {
+          takeFiles(e.currentTarget.files);
+          e.currentTarget.value = '';
+        }}
+      />
+      <button type="button" class="secondary attach" onClick={() => picker.current?.click()}>
+        {t.attachFile}
+      </button>
       <button type="submit">{t.send}</button>
     </form>
   );

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Message } from '@sendjay/client';
+import type { Message, SendjayClient } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { MessageRow } from './MessageRow.tsx';
 
@@ -14,6 +14,8 @@ const LOAD_OLDER_PX = 400;
 /** What a row needs besides its message. */
 export interface RowActions {
   selfId: string;
+  /** The client, for the signed URLs and downloads of files in messages. */
+  client: SendjayClient;
   unreadOf: (seq: number) => number | undefined;
   onReply: (m: Message) => void;
   onRevoke: (m: Message) => void;

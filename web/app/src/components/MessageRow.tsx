@@ -1,6 +1,8 @@
 import type { Message } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { shortTime, systemText } from '../message-text.ts';
+import { FileAttachment } from './FileAttachment.tsx';
+import { ImageThumbnail } from './ImageThumbnail.tsx';
 import type { RowActions } from './MessageList.tsx';
 
 /** One message: a system line, or a bubble with sender, quote, text, time, "not read by N" and its actions. */
@@ -21,7 +23,8 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
           </blockquote>
         )}
         {m.forwarded && <p class="forwarded">↪</p>}
-        <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>
+        {!m.revoked && m.file !== null && (m.kind === 'image' || (m.kind === 'file_link' && m.file.width != null) ? <ImageThumbnail client={actions.client} file={m.file} /> : <FileAttachment client={actions.client} file={m.file} />)}
+        {(m.revoked || m.file === null || m.body !== '') && <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>}
       </div>
       <p class="meta">
         {unread !== undefined && unread > 0 && (

@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Message, SendjayClient } from '@sendjay/client';
+import { FileError, fileInfoOf } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { messagePreview } from '../message-text.ts';
 import { roomName } from '../room-name.ts';
@@ -9,7 +10,12 @@ import { MessageList, type RowActions } from './MessageList.tsx';
 import { PendingMessage } from './PendingMessage.tsx';
 import { RoomInfoPanel } from './RoomInfoPanel.tsx';
 import { RoomSearch } from './RoomSearch.tsx';
+import { RoomFilesPanel } from './RoomFilesPanel.tsx';
 import { TypingIndicator } from './TypingIndicator.tsx';
+import { UploadList, type Upload } from './UploadList.tsx';
+
+/** Ids of the uploads on screen. */
+let nextUploadId = 1;
 
 /**
  * One room: header (name, mute, new window), the message list, unsent messages and the composer. The room is opened
@@ -22,7 +28,8 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const [error, setError] = useState<string | null>(null);
   const [quote, setQuote] = useState<Message | null>(null);
   const [unreadOf, setUnreadOf] = useState<{ seq: number; users: string[] } | null>(null);
-  const [panel, setPanel] = useState<'none' | 'info' | 'search'>('none');
+  const [panel, setPanel] = useState<'none' | 'info' | 'search' | 'files'>('none');
+  const [uploads, setUploads] = useState<Upload[]>([]);
   useClientEvent(client, 'room', (p) => p.roomId === roomId);
   useClientEvent(client, 'rooms');
   useClientEvent(client, 'outbox');
@@ -61,8 +68,29 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const pending = client.outbox(roomId);
   const name = roomName(room);
 
+  // Upload each file (progress shown), then send it as an image or a file; failures stay listed with their reason.
+  // One upload at a time, in the order chosen: the messages keep that order, and the node is not flooded.
+  const attach = (files: File[]) => {
+    let chain: Promise<unknown> = Promise.resolve();
+    for (const f of files) {
+      const id = nextUploadId++;
+      const update = (change: Partial<Upload>) => setUploads((list) => list.map((u) => (u.id === id ? { ...u, ...change } : u)));
+      setUploads((list) => [...list, { id, name: f.name, sent: 0, total: f.size, error: null }]);
+      chain = chain.then(() => client.files.upload(roomId, f, f.name === '' ? 'pasted.png' : f.name, (sent, total) => update({ sent, total }))).then(
+        (stored) => {
+          setUploads((list) => list.filter((u) => u.id !== id));
+          const info = fileInfoOf(stored);
+          const kind = info.width != null ? 'image' : 'file';
+          return client.send(roomId, '', { kind, file: info });
+        },
+        (e: unknown) => update({ error: t.uploadError(e instanceof FileError ? e.code : 'network') }),
+      ).catch((e: unknown) => setError(String(e)));
+    }
+  };
+
   const actions: RowActions = {
     selfId: client.userId,
+    client,
     unreadOf: (seq) => client.unreadCount(roomId, seq),
     onReply: (m) => setQuote(m),
     onRevoke: (m) => void client.request('revoke', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
@@ -99,6 +127,9 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
         <button type="button" class="link" aria-expanded={panel === 'search'} onClick={() => setPanel(panel === 'search' ? 'none' : 'search')}>
           {t.search}
         </button>
+        <button type="button" class="link" aria-expanded={panel === 'files'} onClick={() => setPanel(panel === 'files' ? 'none' : 'files')}>
+          {t.files}
+        </button>
         <button type="button" class="link" aria-expanded={panel === 'info'} onClick={() => setPanel(panel === 'info' ? 'none' : 'info')}>
           {t.roomInfo}
         </button>
@@ -117,6 +148,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
         </p>
       )}
       {panel === 'search' && <RoomSearch client={client} roomId={roomId} onClose={() => setPanel('none')} />}
+      {panel === 'files' && <RoomFilesPanel client={client} roomId={roomId} onClose={() => setPanel('none')} />}
       {panel === 'info' && room !== undefined && (
         <RoomInfoPanel client={client} room={room} onClose={() => setPanel('none')} onLeft={props.onBack} />
       )}
@@ -150,6 +182,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
           </ul>
         )}
       </MessageList>
+      <UploadList uploads={uploads} onDismiss={(id) => setUploads((list) => list.filter((u) => u.id !== id))} />
       <TypingIndicator client={client} roomId={roomId} />
       <Composer
         quote={quote === null ? null : `${t.replyingTo(quote.sender_id)}: ${messagePreview(quote)}`}
@@ -159,6 +192,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
           setQuote(null);
           void client.send(roomId, body, extras).catch((e: unknown) => setError(String(e)));
         }}
+        onFiles={attach}
         onTyping={() => void client.typing(roomId).catch(() => undefined)}
       />
     </section>
