@@ -13,7 +13,8 @@ use hyper::{Request, StatusCode};
 use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
-    Call, DeviceClass, FileInfo, HistoryArgs, Message, MessageKind, MessageRef, Reply, SendRichArgs,
+    Call, DeviceClass, FileInfo, ForwardArgs, HistoryArgs, MediaFilter, Message, MessageKind,
+    MessageRef, Reply, SearchArgs, SendRichArgs,
 };
 use support::http::{self, header, json};
 use support::TestCluster;
@@ -550,6 +551,139 @@ async fn expired_files_are_swept_once_and_answer_gone() {
         .unwrap();
     assert_eq!(report.unsent, 1);
     assert!(files_on_disk(cluster.files_dir.path()).is_empty());
+}
+
+/// The room's image or file list: `search` with a media kind (protocol §6.11), newest first.
+async fn media_list(client: &Connection, room: i64, kind: MediaFilter) -> Vec<Message> {
+    let reply = client
+        .call(Call::Search(SearchArgs {
+            room_id: room,
+            kind: Some(kind),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let Reply::Search { messages, .. } = reply else {
+        panic!("unexpected reply {reply:?}")
+    };
+    messages
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_list_shows_size_expiry_and_state_and_expired_files_are_not_sent_again() {
+    let s = support::builder::cluster()
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let (team, other) = (s.rooms[0], s.rooms[1]);
+    let a = s.nodes[0].addr;
+    let token = s.token("alice", DeviceClass::Web);
+    let alice = s.connect(0, "alice").await;
+    let picture = png(40, 30);
+    let image = json(
+        &http::send(
+            a,
+            http::upload(&token, team, "chart.png", "image/png", picture.clone()),
+        )
+        .await,
+    );
+    let image_msg = send_file(&alice, team, "img", MessageKind::Image, info_of(&image))
+        .await
+        .unwrap();
+    let body = b"%PDF-1.7\nminutes of the meeting".to_vec();
+    let doc = json(
+        &http::send(
+            a,
+            http::upload(&token, team, "minutes.pdf", "application/pdf", body.clone()),
+        )
+        .await,
+    );
+    let doc_msg = send_file(&alice, team, "pdf", MessageKind::File, info_of(&doc))
+        .await
+        .unwrap();
+
+    // Each list holds its kind only, with size, expiry and state.
+    let images = media_list(&alice, team, MediaFilter::Image).await;
+    assert_eq!(
+        images.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![image_msg.seq]
+    );
+    let shown = images[0].file.as_ref().unwrap();
+    assert_eq!(shown.size, picture.len() as i64);
+    assert!(shown.expires_at_ms.is_some() && !shown.expired, "{shown:?}");
+    let files = media_list(&alice, team, MediaFilter::File).await;
+    assert_eq!(
+        files.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![doc_msg.seq]
+    );
+    let shown = files[0].file.as_ref().unwrap();
+    assert_eq!(
+        (shown.size, shown.name.as_str()),
+        (body.len() as i64, "minutes.pdf")
+    );
+    let expires_at_ms = shown
+        .expires_at_ms
+        .expect("the list shows when the file expires");
+    assert!(expires_at_ms > image_msg.created_at_ms, "{shown:?}");
+    assert!(!shown.expired);
+
+    // The document's retention ends and the sweeper deletes its bytes: the list shows it as expired.
+    let id = doc["file_id"].as_str().unwrap();
+    s.db()
+        .execute(
+            "UPDATE files SET expires_at = now() - interval '1 second' WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let report = sendjay_node::files::sweeper::sweep_once(&s.nodes[0].ctx)
+        .await
+        .unwrap();
+    assert_eq!(report.expired, 1);
+    let files = media_list(&alice, team, MediaFilter::File).await;
+    let shown = files[0].file.as_ref().unwrap();
+    assert!(shown.expired, "{shown:?}");
+    assert_eq!(shown.size, body.len() as i64, "the size stays shown");
+    let images = media_list(&alice, team, MediaFilter::Image).await;
+    assert!(!images[0].file.as_ref().unwrap().expired);
+
+    // Sending it again in any way answers file_expired: a resend of the upload, a file link, a forward.
+    assert_eq!(
+        send_file(&alice, team, "again", MessageKind::File, info_of(&doc))
+            .await
+            .unwrap_err(),
+        ErrorCode::FileExpired
+    );
+    let link = alice
+        .call(Call::SendRich(SendRichArgs {
+            room_id: other,
+            client_msg_id: "link".into(),
+            kind: MessageKind::FileLink,
+            file_link: Some(MessageRef {
+                room_id: team,
+                seq: doc_msg.seq,
+            }),
+            ..Default::default()
+        }))
+        .await;
+    assert_eq!(error_code(&link.unwrap_err()), ErrorCode::FileExpired);
+    let forward = |seq: i64, id: &str| {
+        alice.call(Call::Forward(ForwardArgs {
+            room_id: team,
+            seq,
+            to_room_id: other,
+            client_msg_id: id.into(),
+        }))
+    };
+    assert_eq!(
+        error_code(&forward(doc_msg.seq, "fwd-doc").await.unwrap_err()),
+        ErrorCode::FileExpired
+    );
+    // The image, still kept, forwards: the refusal is about expiry, not about forwarding files.
+    let copied = forward(image_msg.seq, "fwd-img").await.unwrap();
+    assert!(matches!(copied, Reply::Forward { .. }), "{copied:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

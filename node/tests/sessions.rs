@@ -201,3 +201,114 @@ async fn the_nodes_put_live_session_records_back_after_redis_restarted_empty() {
         .await
         .expect("the running session is untouched");
 }
+
+/// How a round of [`sessions_stay_exact_across_redis_cluster_failovers`] moves the user's shard.
+#[derive(Debug, Clone, Copy)]
+enum Failover {
+    /// `CLUSTER FAILOVER` on the replica: it catches up first, nothing is lost.
+    Manual,
+    /// SIGKILL of the master: the promoted replica may miss the last writes, so only fencing keeps one session.
+    KillMaster,
+}
+
+/// Sends `body` with a fixed client id, resending on errors (the id makes a resend idempotent) until it is
+/// acknowledged within 15 s; returns the acknowledged seq.
+async fn send_until_acknowledged(client: &Connection, room: i64, id: &str) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = client
+            .call(Call::Send(sendjay_common::protocol::SendArgs {
+                room_id: room,
+                client_msg_id: id.into(),
+                body: id.into(),
+            }))
+            .await;
+        match reply {
+            Ok(sendjay_common::protocol::Reply::Send { message, .. }) => return message.seq,
+            other => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{id} was not acknowledged within 15 s: {other:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_stay_exact_across_redis_cluster_failovers() {
+    let mut cluster = TestCluster::start_on_redis_cluster_with_replicas(2).await;
+    cluster.users(&["alice", "bob"]).await;
+    let room = cluster.room(&["alice", "bob"]).await;
+    let bob = cluster.connect(0, "bob").await;
+    let sessions_key = sendjay_common::keys::KeySchema::default().sessions("alice");
+    let mut acknowledged = Vec::new();
+    let mut web = cluster.connect(0, "alice").await;
+    let rounds = [Failover::Manual, Failover::Manual, Failover::KillMaster];
+    for (round, how) in rounds.into_iter().enumerate() {
+        // Log in again right before the failover, so the newest session write is the one a replica may miss.
+        let older = cluster.connect(round % 2, "alice").await;
+        let closed = web
+            .closed(Duration::from_secs(5))
+            .await
+            .expect("a new login closes the older session before the failover")
+            .expect("close frame");
+        assert_eq!(closed.code, CloseReason::Evicted.code());
+        let redis = cluster.redis_cluster.as_mut().unwrap();
+        let failing_over = async {
+            match how {
+                Failover::Manual => redis.fail_over_master_holding(&sessions_key).await,
+                Failover::KillMaster => redis.kill_master_holding(&sessions_key).await,
+            }
+        };
+        let during = format!("during-{round}");
+        let ((old_master, new_master), seq) =
+            tokio::join!(failing_over, send_until_acknowledged(&bob, room, &during));
+        acknowledged.push((during, seq));
+        assert!(
+            cluster
+                .redis_cluster
+                .as_ref()
+                .unwrap()
+                .is_master(new_master),
+            "round {round} ({how:?}): the replica on port {new_master} took over from {old_master}"
+        );
+        eprintln!("round {round} ({how:?}): {old_master} -> {new_master}");
+        wait_reconnected(&cluster).await;
+        let after = format!("after-{round}");
+        let seq = send_until_acknowledged(&bob, room, &after).await;
+        acknowledged.push((after, seq));
+
+        // A new web login on the other node evicts the session from before the failover.
+        web = cluster.connect((round + 1) % 2, "alice").await;
+        let closed = older
+            .closed(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("round {round} ({how:?}): the older session stays open"))
+            .expect("close frame");
+        assert_eq!(closed.code, CloseReason::Evicted.code(), "round {round}");
+        web.call(Call::Ping)
+            .await
+            .expect("exactly one web session answers: the new one");
+    }
+
+    // Everything bob got acknowledged is stored, once, in order, and alice's session syncs all of it.
+    let sync = Call::Sync(sendjay_common::protocol::SyncArgs {
+        cursors: vec![sendjay_common::protocol::RoomCursor {
+            room_id: room,
+            seq: 0,
+        }],
+        limit: None,
+    });
+    let sendjay_common::protocol::Reply::Sync { messages, .. } = web.call(sync).await.unwrap()
+    else {
+        panic!("sync answers with messages")
+    };
+    let synced: Vec<(String, i64)> = messages
+        .iter()
+        .filter(|m| m.room_id == room && m.sender_id == "bob" && m.body == m.client_msg_id)
+        .map(|m| (m.client_msg_id.clone(), m.seq))
+        .collect();
+    assert_eq!(synced, acknowledged, "acknowledged messages, nothing lost");
+}

@@ -51,6 +51,12 @@ impl TestCluster {
         Self::start_on(nodes, None, Some(cluster), |_| {}).await
     }
 
+    /// A fresh database and a 3-master Redis Cluster with one replica per master, with `nodes` nodes.
+    pub async fn start_on_redis_cluster_with_replicas(nodes: usize) -> TestCluster {
+        let cluster = RedisCluster::start_with_replicas(3).await;
+        Self::start_on(nodes, None, Some(cluster), |_| {}).await
+    }
+
     async fn start_on(
         nodes: usize,
         redis: Option<RedisServer>,

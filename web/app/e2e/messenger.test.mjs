@@ -281,10 +281,7 @@ async function emulateHidden(page) {
   });
 }
 
-// UNFINISHED (skipped): passed once, but in most runs the node answers the PNG upload with 422 bad_image (seen
-// with docs/screenshots/login.png and a canvas-drawn PNG; the app shows "the image cannot be read"), so dave never
-// gets the thumbnail. Not yet found whether the node or the upload is at fault; see the web2 report.
-test('an image and a file uploaded by alice: dave sees the thumbnail and downloads the same bytes', { skip: 'unfinished: node answers 422 bad_image for most PNG uploads from the browser' }, async () => {
+test('an image and a file uploaded by alice: dave sees the thumbnail and downloads the same bytes', async () => {
   const alice = await (await newPerson(chrome.browser, cluster)).newPage();
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();
   await signIn(alice, 'alice');
