@@ -782,3 +782,58 @@ async fn korean_search_uses_the_trigram_index() {
     .await;
     assert_eq!(found.len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_revoke_window_is_the_original_products_24_hours() {
+    let cluster = cluster()
+        .nodes(1)
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
+    let alice = cluster.connect(0, "alice").await;
+    let mut seqs = Vec::new();
+    for id in ["yesterday-evening", "day-before"] {
+        let message = send_rich(
+            &alice,
+            SendRichArgs {
+                room_id: room,
+                client_msg_id: id.into(),
+                body: id.into(),
+                ..Default::default()
+            },
+        )
+        .await;
+        seqs.push(message.seq);
+    }
+    // Age the two messages: 23 hours (inside the window) and 25 hours (outside).
+    for (seq, hours) in [(seqs[0], 23i32), (seqs[1], 25i32)] {
+        cluster
+            .db()
+            .execute(
+                "UPDATE messages SET created_at = now() - make_interval(hours => $3) \
+                 WHERE room_id = $1 AND seq = $2",
+                &[&room, &seq, &hours],
+            )
+            .await
+            .unwrap();
+    }
+    ok(
+        &alice,
+        Call::Revoke(MessageRef {
+            room_id: room,
+            seq: seqs[0],
+        }),
+    )
+    .await;
+    refused(
+        &alice,
+        Call::Revoke(MessageRef {
+            room_id: room,
+            seq: seqs[1],
+        }),
+        ErrorCode::Forbidden,
+    )
+    .await;
+}

@@ -63,5 +63,5 @@ pub const MAX_LOOKUP_USERS: usize = 500;
 /// Longest profile text fields (nickname, job, phone, absence text), in characters.
 pub const MAX_PROFILE_CHARS: usize = 100;
 
-/// Default revoke window, in seconds (a node can be configured with another).
-pub const DEFAULT_REVOKE_WINDOW_SECS: u64 = 300;
+/// Default revoke window, in seconds: 24 hours, the original product's rule (a node can be configured with another).
+pub const DEFAULT_REVOKE_WINDOW_SECS: u64 = 24 * 3600;
