@@ -2,19 +2,21 @@
 //! (placed by rendezvous hashing over the live nodes, as the router does), resend what was not acknowledged
 //! with the same client ids, and after a sync every acknowledged message is there, once.
 
+mod support;
+
 use std::collections::{BTreeMap, HashSet};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fred::prelude::*;
-use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::jwt::{now_secs, TokenKeys};
 use sendjay_common::keys::KeySchema;
 use sendjay_common::membership;
 use sendjay_common::protocol::{Call, DeviceClass, Reply, RoomCursor, SendArgs, SyncArgs};
 use sendjay_common::rendezvous;
 use sendjay_testkit::RedisServer;
+use support::assigned::connect_assigned;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -66,30 +68,6 @@ async fn spawn_node(database_url: &str, redis_url: &str, id: &str) -> NodeProces
         .to_owned();
     assert!(url.starts_with("ws://127.0.0.1:"), "{line}");
     NodeProcess { child }
-}
-
-/// Connects `user` to the node it hashes to among the live nodes, retrying while the cluster settles.
-async fn connect_assigned(redis: &fred::clients::Client, token: &str, user: &str) -> Connection {
-    let keys = KeySchema::default();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{user} found no node to connect to"
-        );
-        let (alive, _) = membership::read_nodes(redis, &keys).await.unwrap();
-        let owner = rendezvous::pick(alive.iter().map(|n| n.id.as_str()), user);
-        if let Some(node) = owner.and_then(|id| alive.iter().find(|n| n.id == id)) {
-            if let Ok(client) =
-                Connection::connect(&node.url, token, ConnectOptions::default()).await
-            {
-                if client.call(Call::Ping).await.is_ok() {
-                    return client;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

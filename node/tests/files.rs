@@ -17,6 +17,7 @@ use sendjay_common::protocol::{
     MessageRef, Reply, SearchArgs, SendRichArgs,
 };
 use support::http::{self, header, json};
+use support::storage::files_on_disk;
 use support::TestCluster;
 
 fn png(width: u32, height: u32) -> Vec<u8> {
@@ -75,23 +76,6 @@ async fn stored_files(cluster: &TestCluster) -> i64 {
         .await
         .unwrap()
         .get(0)
-}
-
-/// Regular files under the storage directory (staging files included).
-fn files_on_disk(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                found.push(p.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,14 +11,12 @@ use std::time::Duration;
 
 use fred::prelude::*;
 use hyper::StatusCode;
-use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::jwt::{now_secs, TokenKeys};
-use sendjay_common::keys::KeySchema;
-use sendjay_common::membership;
 use sendjay_common::protocol::{Call, DeviceClass, Reply, SendArgs};
-use sendjay_common::rendezvous;
 use sendjay_testkit::RedisServer;
+use support::assigned::connect_assigned;
 use support::http::{self, json};
+use support::storage::files_on_disk;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -66,47 +64,6 @@ async fn spawn_node(database_url: &str, redis_url: &str, files_url: &str, id: &s
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no address in the start line {line:?}"));
     NodeProcess { child, addr }
-}
-
-/// Connects `user` to the node it hashes to among the live nodes, retrying while the cluster settles.
-async fn connect_assigned(redis: &fred::clients::Client, token: &str, user: &str) -> Connection {
-    let keys = KeySchema::default();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{user} found no node"
-        );
-        let (alive, _) = membership::read_nodes(redis, &keys).await.unwrap();
-        let owner = rendezvous::pick(alive.iter().map(|n| n.id.as_str()), user);
-        if let Some(node) = owner.and_then(|id| alive.iter().find(|n| n.id == id)) {
-            if let Ok(client) =
-                Connection::connect(&node.url, token, ConnectOptions::default()).await
-            {
-                if client.call(Call::Ping).await.is_ok() {
-                    return client;
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Regular files under `dir`, staging files included.
-fn files_on_disk(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                found.push(p.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

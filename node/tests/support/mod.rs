@@ -269,9 +269,11 @@ pub async fn drain_pushes(client: &Connection, wait: Duration) -> Vec<Push> {
     }
     pushes
 }
+pub mod assigned;
 pub mod builder;
 pub mod http;
 pub mod rules;
+pub mod storage;
 
 #[allow(unused_imports)]
 pub use builder::cluster;
