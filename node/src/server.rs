@@ -87,6 +87,7 @@ pub async fn accept_loop(
                     permit: permit.clone(),
                     pending: pending.clone(),
                     deadline,
+                    peer: peer.ip(),
                 };
                 route_files(req, ctx.clone(), new, shutdown.clone())
             });
@@ -151,6 +152,7 @@ struct NewConnection {
     permit: Arc<OwnedSemaphorePermit>,
     pending: Arc<Pending>,
     deadline: Instant,
+    peer: std::net::IpAddr,
 }
 
 /// Sends `/v1/files…` to the file API (streamed bodies) and everything else to [`route`].
@@ -231,12 +233,14 @@ fn upgrade(
         permit,
         pending,
         deadline,
+        peer,
     } = new;
     let params = ConnectParams {
         token,
         launch: Launch::parse(query_param(query, "launch")),
         pending,
         deadline,
+        peer,
     };
     tokio::spawn(async move {
         let _permit = permit;

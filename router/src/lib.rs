@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod audit_log;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -13,7 +14,11 @@ pub mod load_seed;
 pub mod login_throttle;
 pub mod metrics;
 pub mod nodes;
+pub mod refresh_tokens;
 pub mod seed;
+pub mod session_close;
+pub mod session_http;
+pub mod sign_in;
 pub mod web_app;
 
 use std::net::SocketAddr;
@@ -42,6 +47,10 @@ pub struct RouterContext {
     pub pool: Pool,
     /// Redis client.
     pub redis: Client,
+    /// Redis key and channel names.
+    pub keys: KeySchema,
+    /// Whether Redis is a Redis Cluster (user channels then use sharded pub/sub, as the nodes do).
+    pub redis_cluster: bool,
     /// Live nodes.
     pub nodes: NodeDirectory,
     /// Token keys.
@@ -146,15 +155,19 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
     let dummy_password_hash = accounts::hash_password(&uuid::Uuid::new_v4().to_string())?;
     let nodes = NodeDirectory::new(
         redis.clone(),
-        keys,
+        keys.clone(),
         Duration::from_millis(config.node_cache_ms),
     );
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let redis_cluster = config.redis_url.starts_with("redis-cluster://")
+        || config.redis_url.starts_with("rediss-cluster://");
     let ctx = Arc::new(RouterContext {
         config,
         pool,
         redis,
+        keys,
+        redis_cluster,
         nodes,
         tokens,
         metrics,

@@ -324,8 +324,15 @@ export interface LoginResult {
   token: string;
   user_id: string;
   device: Device;
+  /** When `token` expires, Unix seconds. */
   expires_at: number;
   node: NodeAddress;
+  /** The installation's id; send it with the next login of this browser (§2.1). */
+  device_id: string;
+  /** Renews `token` once (§2.5); secret: it is the sign-in. */
+  refresh_token: string;
+  /** When the sign-in ends unless renewed, Unix seconds. */
+  refresh_expires_at: number;
 }
 
 /** A node the router assigned (§2.1, §2.2). */

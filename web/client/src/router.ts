@@ -32,13 +32,41 @@ export class RouterApi {
   }
 
   /** Logs in with a password (§2.1); rejects with a RouterError (`invalid_credentials`, `user_retired`, `no_nodes` …). */
-  async login(userId: string, password: string, device: Device = 'web'): Promise<LoginResult> {
+  async login(userId: string, password: string, device: Device = 'web', deviceId?: string): Promise<LoginResult> {
     const body = await this.call('/v1/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user_id: userId, password, device }),
+      body: JSON.stringify({ user_id: userId, password, device, ...(deviceId === undefined ? {} : { device_id: deviceId }) }),
     });
     return body as unknown as LoginResult;
+  }
+
+  /** Trades a refresh token for a new token pair (§2.5); a 401 (`refresh_revoked`, `refresh_reused` …) means "sign in again". */
+  async refresh(refreshToken: string): Promise<LoginResult> {
+    const body = await this.call('/v1/refresh', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    return body as unknown as LoginResult;
+  }
+
+  /** Ends this device's sign-in (§2.6). */
+  async logout(refreshToken: string): Promise<void> {
+    await this.call('/v1/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+  }
+
+  /** Changes the password (§2.7): every session of the user ends, this one too; log in again with the new one. */
+  async changePassword(userId: string, password: string, newPassword: string): Promise<void> {
+    await this.call('/v1/password', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user_id: userId, password, new_password: newPassword }),
+    });
   }
 
   /** Asks which node holds the user of `token` now (§2.2); a 401 means "log in again". */

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { RouterApi, type LoginResult } from '@sendjay/client';
 import { t } from '../i18n.ts';
+import { deviceIdFor } from '../session-store.ts';
 
 /** The sign-in form: user id and password, device `web`. */
 export function LoginScreen(props: { notice: string | null; onSignedIn: (login: LoginResult, remember: boolean) => void }) {
@@ -15,7 +16,7 @@ export function LoginScreen(props: { notice: string | null; onSignedIn: (login: 
     setBusy(true);
     setError(null);
     try {
-      const login = await new RouterApi().login(userId.trim(), password, 'web');
+      const login = await new RouterApi().login(userId.trim(), password, 'web', deviceIdFor(remember));
       props.onSignedIn(login, remember);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
