@@ -17,6 +17,7 @@ use crate::stats::{error_code, Lat};
 use sendjay_client::{ClientError, Connection};
 
 pub mod enterprise_day;
+pub mod files_mixed;
 mod node_kill;
 
 /// Runs the context's scenario.
@@ -29,6 +30,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         Kind::ReconnectStorm => reconnect_storm(ctx).await,
         Kind::NodeKill => node_kill::run(ctx).await,
         Kind::EnterpriseDay => enterprise_day::run(ctx).await,
+        Kind::FilesMixed => files_mixed::run(ctx).await,
     }
 }
 
