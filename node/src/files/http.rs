@@ -776,7 +776,7 @@ async fn download_inner(
         Err(e) => return Err(storage_error("get", e)),
     };
     let started = Instant::now();
-    let stream = got.into_stream().map(move |chunk| match chunk {
+    let stream = super::chunks::chunks(got).map(move |chunk| match chunk {
         Ok(bytes) => {
             metrics::counter!(m::FILE_DOWNLOAD_BYTES).increment(bytes.len() as u64);
             Ok(Frame::data(bytes))

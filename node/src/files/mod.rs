@@ -8,6 +8,7 @@
 //! deletes expired and never-sent files, sharing the work through `FOR UPDATE SKIP LOCKED`.
 
 pub mod blob;
+pub mod chunks;
 pub mod content_type;
 pub mod http;
 pub mod metadata;
