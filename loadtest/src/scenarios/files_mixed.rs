@@ -117,6 +117,24 @@ fn p99_ratio(baseline: &Histogram<u64>, burst: &Histogram<u64>) -> Option<f64> {
     Some(f / b.max(0.001))
 }
 
+/// Per phase: the median over the phase's seconds of each second's chat delivery p99, ms. A single stall of
+/// the shared machine moves a whole phase's p99 but only one second's.
+fn median_second_p99_ms(
+    seconds: &std::collections::BTreeMap<(u8, u64), Histogram<u64>>,
+    stage: Stage,
+) -> Option<f64> {
+    let mut p99s: Vec<f64> = seconds
+        .iter()
+        .filter(|((st, _), h)| *st == stage as u8 && h.len() >= 10)
+        .filter_map(|(_, h)| p99_ms(h))
+        .collect();
+    if p99s.is_empty() {
+        return None;
+    }
+    p99s.sort_by(|a, b| a.total_cmp(b));
+    Some(p99s[p99s.len() / 2])
+}
+
 /// An upload body of `len` bytes, produced as it is sent: one random block handed out again and again.
 fn generated(len: u64, block: Bytes) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
     stream::unfold(len, move |left| {
@@ -384,12 +402,15 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         Arc::new(Mutex::new(std::array::from_fn(|_| {
             Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
         })));
+    type Seconds = std::collections::BTreeMap<(u8, u64), Histogram<u64>>;
+    let seconds: Arc<Mutex<Seconds>> = Arc::new(Mutex::new(Seconds::new()));
     let mut receivers = Vec::new();
     for (&user, client) in &clients {
         let client = client.clone();
         let ledger = ledger.clone();
         let stages = stages.clone();
         let phase_hist = phase_hist.clone();
+        let seconds = seconds.clone();
         let ctx = ctx.clone();
         let me = ctx.seed.user_id(user);
         receivers.push(tokio::spawn(async move {
@@ -417,8 +438,17 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
                     .map_or(Stage::Other as usize, |a| {
                         a.load(Ordering::Relaxed) as usize
                     });
+                let us = (latency.as_micros() as u64).max(1);
                 if let Ok(mut h) = phase_hist.lock() {
-                    h[stage].saturating_record((latency.as_micros() as u64).max(1));
+                    h[stage].saturating_record(us);
+                }
+                if let Ok(mut sec) = seconds.lock() {
+                    sec.entry((stage as u8, intended_us / 1_000_000))
+                        .or_insert_with(|| {
+                            Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                                .expect("valid histogram bounds")
+                        })
+                        .saturating_record(us);
                 }
             }
         }));
@@ -708,6 +738,23 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         }
         if let Some(r) = p99_ratio(&h[Stage::Baseline as usize], &h[Stage::Big as usize]) {
             ctx.metric("chat_p99_ratio_big", r);
+        }
+        let sec = seconds.lock().map_err(|e| e.to_string())?;
+        let typical = |stage: Stage, name: &str| {
+            let v = median_second_p99_ms(&sec, stage);
+            if let Some(v) = v {
+                ctx.metric(&format!("p99_chat_{name}_ms_median_second"), v);
+            }
+            v
+        };
+        let base = typical(Stage::Baseline, "baseline");
+        let burst = typical(Stage::Burst, "burst");
+        let big = typical(Stage::Big, "big");
+        if let (Some(b), Some(f)) = (base, burst) {
+            ctx.metric("chat_p99_ratio_median_second", f / b.max(0.001));
+        }
+        if let (Some(b), Some(f)) = (base, big) {
+            ctx.metric("chat_p99_ratio_big_median_second", f / b.max(0.001));
         }
     }
     for r in receivers {
