@@ -916,7 +916,9 @@ async fn transfers_outlast_the_handshake_deadline() {
         .await
         .unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    idle.write_all(b"GET /v1/files/x HTTP/1.1\r\n").await.unwrap();
+    idle.write_all(b"GET /v1/files/x HTTP/1.1\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 64];
     let closed = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
     assert!(

@@ -25,8 +25,8 @@ use sendjay_client::Connection;
 use sendjay_common::protocol::{Call, MessageKind, Push, Reply, SendArgs, SendRichArgs};
 use serde::{Deserialize, Serialize};
 
-use super::{body, dials_for, keep_ok, parse_body, secs, seed_rooms, Ledger};
-use crate::run::{close_all, connect_all, Confirm, Ctx};
+use super::{body, connect_users, dials_for, parse_body, secs, seed_rooms, Ledger};
+use crate::run::{close_all, Ctx};
 use crate::stats::{error_code, Lat};
 use crate::sys;
 
@@ -349,23 +349,7 @@ pub(crate) async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         .iter()
         .map(|d| (d.user, (d.node, d.token.clone())))
         .collect();
-    ctx.rec.set_phase("connect");
-    let results = connect_all(
-        &ctx,
-        dials,
-        s.connect_concurrency,
-        s.connect_rate,
-        Lat::Connect,
-        Confirm::Ping,
-        None,
-    )
-    .await;
-    let clients: HashMap<u32, Arc<Connection>> = users
-        .iter()
-        .copied()
-        .zip(keep_ok(&ctx, results, "connect"))
-        .filter_map(|(u, c)| Some((u, c?)))
-        .collect();
+    let clients = connect_users(&ctx, dials).await;
     ctx.metric("connections", clients.len() as f64);
     ctx.metric("rooms", rooms.len() as f64);
     let peer = |user: u32| -> Result<Peer, String> {
