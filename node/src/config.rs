@@ -138,6 +138,9 @@ pub struct NodeConfig {
         default_value_t = 3600
     )]
     pub files_transfer_timeout_secs: u64,
+    /// Most MB/s (10^6 bytes) of file uploads and downloads together through this node; 0 = no limit.
+    #[arg(long, env = "SENDJAY_FILES_MAX_MB_PER_SEC", default_value_t = 0.0)]
+    pub files_max_mb_per_sec: f64,
     /// Seconds an upload that was never sent in a message is kept before the sweeper deletes it.
     #[arg(long, env = "SENDJAY_FILES_UNSENT_GRACE_SECS", default_value_t = 24 * 3600)]
     pub files_unsent_grace_secs: u64,
@@ -287,6 +290,12 @@ impl NodeConfig {
             return bad(
                 "SENDJAY_FILES_MAX_BYTES",
                 "must be between 1 and 10737418240 (10 GiB)",
+            );
+        }
+        if !(self.files_max_mb_per_sec.is_finite() && self.files_max_mb_per_sec >= 0.0) {
+            return bad(
+                "SENDJAY_FILES_MAX_MB_PER_SEC",
+                "must be a number ≥ 0 (0 = no limit)",
             );
         }
         if self.files_transfer_timeout_secs == 0 {

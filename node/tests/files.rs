@@ -926,3 +926,40 @@ async fn transfers_outlast_the_handshake_deadline() {
         "a half request head is closed at the deadline: {closed:?}"
     );
 }
+
+/// `SENDJAY_FILES_MAX_MB_PER_SEC` paces a node's file bytes, uploads and downloads alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_bytes_move_at_the_configured_pace() {
+    let cluster = TestCluster::start_with(1, |c| c.files_max_mb_per_sec = 4.0).await;
+    cluster.users(&["alice", "bob"]).await;
+    let team = cluster.room(&["alice", "bob"]).await;
+    let token = cluster.token("alice", DeviceClass::Web);
+    let url = format!("http://{}", cluster.nodes[0].addr);
+    let bytes = Bytes::from(vec![42u8; 4_000_000]);
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+    let started = tokio::time::Instant::now();
+    let up = sendjay_client::files::upload(
+        &url,
+        &token,
+        team,
+        "paced.bin",
+        "application/octet-stream",
+        Some(4_000_000),
+        body,
+    )
+    .await
+    .expect("upload");
+    let took = started.elapsed();
+    // 4 MB at 4 MB/s: about 1 s (less the 50 ms burst).
+    assert!(took >= Duration::from_millis(900), "upload took {took:?}");
+    let started = tokio::time::Instant::now();
+    let got = sendjay_client::files::download(&url, &token, &up.file_id, None)
+        .await
+        .expect("download")
+        .discard()
+        .await
+        .expect("whole download");
+    let took = started.elapsed();
+    assert_eq!(got, 4_000_000);
+    assert!(took >= Duration::from_millis(900), "download took {took:?}");
+}
