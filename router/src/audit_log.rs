@@ -101,7 +101,7 @@ pub async fn export(
             ))
         })?;
         written += 1;
-        if written % 100_000 == 0 {
+        if written.is_multiple_of(100_000) {
             eprintln!("audit-export: {written} entries written…");
         }
     }

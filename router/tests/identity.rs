@@ -40,6 +40,15 @@ fn refresh_token(answer: &Value) -> String {
         .to_owned()
 }
 
+/// actor, action, source, detail.method, detail.reason
+type AuditRow = (
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 async fn audit_actions(setup: &Setup, user: &str) -> Vec<String> {
     setup
         .db
@@ -339,13 +348,7 @@ async fn the_audit_log_records_sign_ins_is_append_only_exports_and_purges() {
         )
         .await
         .unwrap();
-    let seen: Vec<(
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = rows
+    let seen: Vec<AuditRow> = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
         .collect();
