@@ -17,7 +17,7 @@ use crate::login_throttle::Verdict;
 use crate::nodes::NodeInfo;
 use crate::RouterContext;
 
-type Body = Full<Bytes>;
+pub(crate) type Body = Full<Bytes>;
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 16 * 1024;
@@ -43,7 +43,7 @@ struct AssignResponse {
     node: NodeInfo,
 }
 
-fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     Response::builder()
         .status(status)
@@ -52,7 +52,7 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
         .unwrap_or_default()
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     metrics::counter!(crate::metrics::HTTP_ERRORS, "error" => code.to_owned()).increment(1);
     json(
         status,
@@ -89,6 +89,10 @@ async fn dispatch(
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/login") => login(req, peer, &ctx).await,
         (&Method::GET, "/v1/assign") => assign(&req, &ctx).await,
+        (&Method::GET, "/v1/auth/methods") => crate::sso_http::methods(&ctx),
+        (&Method::GET, "/v1/sso/start") => crate::sso_http::start(&req, peer, &ctx).await,
+        (&Method::GET, "/v1/sso/callback") => crate::sso_http::callback(&req, peer, &ctx).await,
+        (&Method::POST, "/v1/sso/exchange") => crate::sso_http::exchange(req, peer, &ctx).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
         (&Method::GET, "/readyz") => match ctx.readiness().await {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),
@@ -109,7 +113,7 @@ async fn dispatch(
     }
 }
 
-fn unavailable(e: crate::error::RouterError) -> Response<Body> {
+pub(crate) fn unavailable(e: crate::error::RouterError) -> Response<Body> {
     tracing::warn!(error = %e, fault = e.fault().as_str(), "router dependency failed");
     error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -120,7 +124,11 @@ fn unavailable(e: crate::error::RouterError) -> Response<Body> {
 
 /// The address a login comes from: the peer, or behind a trusted proxy the last `X-Forwarded-For` entry
 /// (the one the proxy appended; entries before it are whatever the client sent).
-fn source_address(req: &Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) -> IpAddr {
+pub(crate) fn source_address(
+    req: &Request<Incoming>,
+    peer: SocketAddr,
+    ctx: &RouterContext,
+) -> IpAddr {
     if ctx.config.login_trust_forwarded_for {
         let forwarded = req
             .headers()
@@ -138,7 +146,7 @@ fn source_address(req: &Request<Incoming>, peer: SocketAddr, ctx: &RouterContext
 }
 
 /// `429 too_many_attempts` with `Retry-After`.
-fn throttled(retry_after: u64, limit: &'static str) -> Response<Body> {
+pub(crate) fn throttled(retry_after: u64, limit: &'static str) -> Response<Body> {
     metrics::counter!(crate::metrics::LOGINS, "result" => "throttled").increment(1);
     metrics::counter!(crate::metrics::LOGINS_THROTTLED, "limit" => limit).increment(1);
     metrics::counter!(crate::metrics::HTTP_ERRORS, "error" => "too_many_attempts").increment(1);

@@ -54,7 +54,18 @@ pub const LATENCY_BUCKETS: [f64; 15] = [
 ];
 
 /// Route label values.
-pub const ROUTES: [&str; 6] = ["login", "assign", "healthz", "readyz", "metrics", "other"];
+pub const ROUTES: [&str; 10] = [
+    "login",
+    "assign",
+    "auth_methods",
+    "sso_start",
+    "sso_callback",
+    "sso_exchange",
+    "healthz",
+    "readyz",
+    "metrics",
+    "other",
+];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -143,6 +154,11 @@ fn register() {
         "invalid_token",
         "unavailable",
         "not_found",
+        "sso_not_configured",
+        "sso_unavailable",
+        "sso_failed",
+        "unknown_user",
+        "invalid_handoff",
     ] {
         counter!(HTTP_ERRORS, "error" => error).increment(0);
     }
@@ -161,6 +177,10 @@ pub fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/login" => "login",
         "/v1/assign" => "assign",
+        "/v1/auth/methods" => "auth_methods",
+        "/v1/sso/start" => "sso_start",
+        "/v1/sso/callback" => "sso_callback",
+        "/v1/sso/exchange" => "sso_exchange",
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",
