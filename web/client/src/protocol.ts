@@ -328,6 +328,13 @@ export interface LoginResult {
   node: NodeAddress;
 }
 
+/** The sign-in methods a router offers (`GET /v1/auth/methods`, §2.5). */
+export interface AuthMethods {
+  password: boolean;
+  /** Single sign-on with the company's OpenID provider; `null` when it is not configured. */
+  sso: { label: string; start: string } | null;
+}
+
 /** A node the router assigned (§2.1, §2.2). */
 export interface NodeAddress {
   id: string;
