@@ -286,6 +286,7 @@ web_browser() {
         [ "$rc" = 124 ] && say "the browser tests took over 5 minutes and were stopped"
         # The tests stop their cluster themselves; this catches one left by a run that was killed.
         bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster" --purge >/dev/null 2>&1 || true
+        bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster-sso" --purge >/dev/null 2>&1 || true
         return "$rc"
     )
 }
