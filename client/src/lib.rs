@@ -11,6 +11,8 @@
 //!   backoff — drains, 4006, node crashes and Redis blips are invisible to the caller, who sees every message
 //!   once. Evictions (4005), 4011 and logouts end it with [`Event::Ended`].
 //!
+//! [`files`] uploads and downloads over the node's HTTP files API (streamed both ways).
+//!
 //! It depends on `sendjay-common` and the wire only, like any client in any language would.
 //!
 //! ```no_run
@@ -31,6 +33,7 @@
 
 pub mod connection;
 pub mod cursor;
+pub mod files;
 pub mod reconnect;
 pub mod router;
 pub mod session;

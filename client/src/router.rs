@@ -49,6 +49,15 @@ pub struct Login {
     pub expires_at: i64,
     /// The node to connect to.
     pub node: NodeRef,
+    /// The installation's id (routers before refresh tokens send none).
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// The refresh token for [`refresh`] (protocol §2.5); secret.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// When the refresh token expires unless used, Unix seconds.
+    #[serde(default)]
+    pub refresh_expires_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +133,23 @@ pub async fn login(
     serde_json::from_slice(&bytes).map_err(|e| RouterApiError::Refused {
         status,
         body: format!("unreadable login answer: {e}"),
+    })
+}
+
+/// Trades a refresh token for a new access token and the next refresh token (protocol §2.5). A `Refused` with
+/// status 401 means the sign-in ended: log in again.
+pub async fn refresh(router: &str, refresh_token: &str) -> Result<Login, RouterApiError> {
+    let body = serde_json::json!({ "refresh_token": refresh_token }).to_string();
+    let (status, bytes) = http(router, "POST", "/v1/refresh", None, Some(body)).await?;
+    if status != 200 {
+        return Err(RouterApiError::Refused {
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| RouterApiError::Refused {
+        status,
+        body: format!("unreadable refresh answer: {e}"),
     })
 }
 

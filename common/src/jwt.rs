@@ -31,6 +31,9 @@ pub struct Claims {
     pub exp: i64,
     /// Always [`ISSUER`].
     pub iss: String,
+    /// The signed-in installation (`device_id` of the login); absent in tokens of older routers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub did: Option<String>,
 }
 
 /// Why a token was refused.
@@ -113,6 +116,19 @@ impl TokenKeys {
         now_secs: i64,
         ttl_secs: i64,
     ) -> Result<String, TokenError> {
+        self.issue_for_device(user, passkey, device, None, now_secs, ttl_secs)
+    }
+
+    /// Signs a token like [`TokenKeys::issue`] that also names the signed-in installation (`did`).
+    pub fn issue_for_device(
+        &self,
+        user: &str,
+        passkey: &str,
+        device: DeviceClass,
+        device_id: Option<&str>,
+        now_secs: i64,
+        ttl_secs: i64,
+    ) -> Result<String, TokenError> {
         let claims = Claims {
             sub: user.to_owned(),
             pk: passkey.to_owned(),
@@ -120,6 +136,7 @@ impl TokenKeys {
             iat: now_secs,
             exp: now_secs + ttl_secs,
             iss: ISSUER.to_owned(),
+            did: device_id.map(str::to_owned),
         };
         self.sign(&claims)
     }

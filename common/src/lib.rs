@@ -5,6 +5,8 @@
 //! `docs/protocol.md`) all build on this crate, so a change here is a protocol change: bump the version.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "postgres")]
+pub mod audit;
 pub mod bus;
 pub mod close_code;
 pub mod codec;

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_files.sql",
         sql: include_str!("../../migrations/0005_files.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_identity.sql",
+        sql: include_str!("../../migrations/0006_identity.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -688,7 +688,7 @@ pub struct SmokeArgs {
 }
 
 /// The smoke scenarios, built in (the same files as `loadtest/scenarios/smoke/*.toml`).
-pub const SMOKE: [(&str, &str); 6] = [
+pub const SMOKE: [(&str, &str); 7] = [
     (
         "idle-connections",
         include_str!("../scenarios/smoke/idle-connections.toml"),
@@ -712,6 +712,10 @@ pub const SMOKE: [(&str, &str); 6] = [
     (
         "enterprise-day",
         include_str!("../scenarios/smoke/enterprise-day.toml"),
+    ),
+    (
+        "files-mixed",
+        include_str!("../scenarios/smoke/files-mixed.toml"),
     ),
 ];
 

@@ -27,6 +27,9 @@ pub enum Kind {
     NodeKill,
     /// A day of mixed traffic: Zipf-skewed 1:1 and group rooms, reads, history paging, presence, reconnects.
     EnterpriseDay,
+    /// Chat in two-member rooms while files go up and down the nodes' HTTP API: MB/s, node RSS during one
+    /// big file, chat p99 during the file burst against before it.
+    FilesMixed,
 }
 
 /// How a connection picks its node.
@@ -123,6 +126,9 @@ pub struct Scenario {
     /// enterprise-day: the traffic mix.
     #[serde(default)]
     pub mix: crate::scenarios::enterprise_day::Mix,
+    /// files-mixed: the file transfers.
+    #[serde(default)]
+    pub files: crate::scenarios::files_mixed::FilesMix,
     /// Conditions on the results (`"p99_delivery_ms < 100"`, `"lost == 0"`); any failing one fails the run.
     #[serde(default)]
     pub thresholds: Vec<String>,
@@ -288,5 +294,27 @@ mod tests {
         assert!(!evaluate("p99_delivery_ms < 100", &m).passed);
         assert!(!evaluate("nothing < 1", &m).passed);
         assert!(!evaluate("lost", &m).passed);
+    }
+
+    #[test]
+    fn every_scenario_file_parses_and_validates() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+        let mut seen = 0;
+        for dir in [root.to_owned(), format!("{root}/smoke")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let s = Scenario::parse(&text, &[])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                if s.kind == Kind::FilesMixed {
+                    s.files.validate().unwrap();
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen >= 18, "only {seen} scenario files found");
     }
 }

@@ -17,6 +17,7 @@ use crate::stats::{error_code, Lat};
 use sendjay_client::{ClientError, Connection};
 
 pub mod enterprise_day;
+pub mod files_mixed;
 mod node_kill;
 
 /// Runs the context's scenario.
@@ -29,6 +30,7 @@ pub async fn run(ctx: Arc<Ctx>) -> Result<(), String> {
         Kind::ReconnectStorm => reconnect_storm(ctx).await,
         Kind::NodeKill => node_kill::run(ctx).await,
         Kind::EnterpriseDay => enterprise_day::run(ctx).await,
+        Kind::FilesMixed => files_mixed::run(ctx).await,
     }
 }
 
@@ -78,6 +80,32 @@ pub(crate) fn keep_ok(
                 None
             }
         })
+        .collect()
+}
+
+/// Connects every dial (the scenario's concurrency and rate, each session confirmed by a ping) and returns the
+/// sessions by user; failures are counted under `connect:<code>`.
+pub(crate) async fn connect_users(
+    ctx: &Arc<Ctx>,
+    dials: Vec<Dial>,
+) -> HashMap<u32, Arc<Connection>> {
+    let s = &ctx.scenario;
+    let users: Vec<u32> = dials.iter().map(|d| d.user).collect();
+    ctx.rec.set_phase("connect");
+    let results = connect_all(
+        ctx,
+        dials,
+        s.connect_concurrency,
+        s.connect_rate,
+        Lat::Connect,
+        Confirm::Ping,
+        None,
+    )
+    .await;
+    users
+        .into_iter()
+        .zip(keep_ok(ctx, results, "connect"))
+        .filter_map(|(u, c)| Some((u, c?)))
         .collect()
 }
 
@@ -266,23 +294,7 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
     users.sort_unstable();
     users.dedup();
     let dials = dials_for(&ctx, &users).await?;
-    ctx.rec.set_phase("connect");
-    let results = connect_all(
-        &ctx,
-        dials,
-        s.connect_concurrency,
-        s.connect_rate,
-        Lat::Connect,
-        Confirm::Ping,
-        None,
-    )
-    .await;
-    let clients: HashMap<u32, Arc<Connection>> = users
-        .iter()
-        .copied()
-        .zip(keep_ok(&ctx, results, "connect"))
-        .filter_map(|(u, c)| Some((u, c?)))
-        .collect();
+    let clients = connect_users(&ctx, dials).await;
     ctx.metric("connections", clients.len() as f64);
     ctx.metric("rooms", rooms.len() as f64);
     ctx.metric("room_size", users.len() as f64 / rooms.len() as f64);

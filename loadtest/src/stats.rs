@@ -34,11 +34,15 @@ pub enum Lat {
     Presence,
     /// `list_rooms` request to its reply.
     ListRooms,
+    /// files-mixed: one `POST /v1/files`, first byte sent to the answer.
+    Upload,
+    /// files-mixed: one `GET /v1/files/{id}`, request to the last byte.
+    Download,
 }
 
 impl Lat {
     /// Every latency kind.
-    pub const ALL: [Lat; 9] = [
+    pub const ALL: [Lat; 11] = [
         Lat::Connect,
         Lat::Ack,
         Lat::Delivery,
@@ -48,6 +52,8 @@ impl Lat {
         Lat::Read,
         Lat::Presence,
         Lat::ListRooms,
+        Lat::Upload,
+        Lat::Download,
     ];
 
     /// Its name in metric names.
@@ -62,6 +68,8 @@ impl Lat {
             Lat::Read => "read",
             Lat::Presence => "presence",
             Lat::ListRooms => "list_rooms",
+            Lat::Upload => "upload",
+            Lat::Download => "download",
         }
     }
 }

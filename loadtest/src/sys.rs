@@ -107,16 +107,25 @@ pub fn pid_listening_on(port: u16, candidates: &[u32]) -> Option<u32> {
         .find(|pid| owns_socket(*pid, &inodes))
 }
 
-/// A process's resident set size in KiB (`VmRSS` of `/proc/PID/status`).
-pub fn rss_kib(pid: u32) -> Option<u64> {
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .find_map(|l| l.strip_prefix(field))?
         .split_whitespace()
         .next()?
         .parse()
         .ok()
+}
+
+/// A process's resident set size in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A process's peak resident set size since it started, KiB (`VmHWM` of `/proc/PID/status`).
+pub fn hwm_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
 }
 
 /// A process's user + system CPU time in seconds (`/proc/PID/stat`, or `self`).
@@ -221,5 +230,6 @@ mod tests {
         assert!(check_target("ws://10.0.0.7:7400/v1/ws", true).is_ok());
         assert!(cpu_secs(None).is_some());
         assert!(rss_kib(std::process::id()).is_some());
+        assert!(hwm_kib(std::process::id()).is_some());
     }
 }

@@ -130,6 +130,17 @@ pub struct NodeConfig {
     /// Days a file is kept after its upload; then its bytes are deleted and downloads answer 410.
     #[arg(long, env = "SENDJAY_FILES_RETENTION_DAYS", default_value_t = 30)]
     pub files_retention_days: u32,
+    /// Seconds a data-port connection that made a `/v1/files` request may stay open in all (uploads and
+    /// downloads are not bound by the handshake deadline, which would cut every transfer longer than it).
+    #[arg(
+        long,
+        env = "SENDJAY_FILES_TRANSFER_TIMEOUT_SECS",
+        default_value_t = 3600
+    )]
+    pub files_transfer_timeout_secs: u64,
+    /// Most MB/s (10^6 bytes) of file uploads and downloads together through this node; 0 = no limit.
+    #[arg(long, env = "SENDJAY_FILES_MAX_MB_PER_SEC", default_value_t = 0.0)]
+    pub files_max_mb_per_sec: f64,
     /// Seconds an upload that was never sent in a message is kept before the sweeper deletes it.
     #[arg(long, env = "SENDJAY_FILES_UNSENT_GRACE_SECS", default_value_t = 24 * 3600)]
     pub files_unsent_grace_secs: u64,
@@ -281,6 +292,15 @@ impl NodeConfig {
                 "must be between 1 and 10737418240 (10 GiB)",
             );
         }
+        if !(self.files_max_mb_per_sec.is_finite() && self.files_max_mb_per_sec >= 0.0) {
+            return bad(
+                "SENDJAY_FILES_MAX_MB_PER_SEC",
+                "must be a number ≥ 0 (0 = no limit)",
+            );
+        }
+        if self.files_transfer_timeout_secs == 0 {
+            return bad("SENDJAY_FILES_TRANSFER_TIMEOUT_SECS", "must be at least 1");
+        }
         if self.files_retention_days == 0 {
             return bad("SENDJAY_FILES_RETENTION_DAYS", "must be at least 1");
         }
@@ -294,6 +314,11 @@ impl NodeConfig {
             return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");
         }
         Ok(())
+    }
+
+    /// How long a connection serving file requests may stay open.
+    pub fn files_transfer_timeout(&self) -> Duration {
+        Duration::from_secs(self.files_transfer_timeout_secs)
     }
 
     /// The handshake deadline of a new connection.

@@ -52,6 +52,8 @@ pub struct ConnectParams {
     pub pending: Arc<Pending>,
     /// When the handshake (request head, upgrade, authentication) must be done.
     pub deadline: Instant,
+    /// The client's address (the proxy's, behind one); recorded in the audit log.
+    pub peer: std::net::IpAddr,
 }
 
 async fn close(ws: &mut Socket, reason: CloseReason, text: &str) {
@@ -153,6 +155,8 @@ async fn open(
         id: ctx.next_conn_id.fetch_add(1, Ordering::Relaxed),
         user: Arc::from(claims.sub.as_str()),
         device: claims.dev,
+        device_id: claims.did.map(String::into_boxed_str),
+        peer: params.peer,
         generation: AtomicU64::new(0),
         outbox: Outbox::default(),
     });

@@ -72,6 +72,7 @@ pub async fn handle_frame(
     let frame = match answer {
         Ok(result) => {
             metrics::counter!(m::REQUESTS, "op" => op, "code" => "ok").increment(1);
+            crate::audit_trail::record(ctx, conn, &result);
             ServerFrame::Reply {
                 id: request.id,
                 result,

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admission;
+pub mod audit_trail;
 pub mod auth;
 pub mod bus;
 pub mod clock;

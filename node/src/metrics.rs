@@ -31,6 +31,8 @@ pub const CONNECTIONS_ACCEPTED: &str = "sendjay_connections_accepted_total";
 pub const CONNECTIONS_CLOSED: &str = "sendjay_connections_closed_total";
 /// WebSocket upgrades by where their token was (`header`, `subprotocol`, `query` — the deprecated one).
 pub const WS_TOKEN_SOURCE: &str = "sendjay_ws_token_source_total";
+/// Audit entries that could not be written (PostgreSQL failed right after the change committed).
+pub const AUDIT_WRITE_FAILURES: &str = "sendjay_audit_write_failures_total";
 /// Refused tokens, by reason.
 pub const AUTH_FAILURES: &str = "sendjay_auth_failures_total";
 /// Sessions evicted by a newer login.
@@ -212,6 +214,10 @@ fn describe() {
         "Connections closed, by reason (close code name, client, over_capacity, too_many_unauthenticated, handshake_timeout)."
     );
     describe_counter!(
+        AUDIT_WRITE_FAILURES,
+        "Audit entries lost because PostgreSQL failed right after the change committed."
+    );
+    describe_counter!(
         WS_TOKEN_SOURCE,
         "WebSocket upgrades by where the token was: header, subprotocol or query (deprecated)."
     );
@@ -384,6 +390,7 @@ fn register() {
     for source in ["header", "subprotocol", "query"] {
         counter!(WS_TOKEN_SOURCE, "source" => source).increment(0);
     }
+    counter!(AUDIT_WRITE_FAILURES).increment(0);
     for reason in [
         CloseReason::AuthFailed,
         CloseReason::TokenExpired,

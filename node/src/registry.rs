@@ -22,6 +22,10 @@ pub struct Conn {
     pub user: Arc<str>,
     /// Web or mobile.
     pub device: DeviceClass,
+    /// The signed-in installation (the token's `did`), when the router named it.
+    pub device_id: Option<Box<str>>,
+    /// The client's address, for the audit log.
+    pub peer: std::net::IpAddr,
     /// The session generation won in Redis (0 until known).
     pub generation: AtomicU64,
     /// Frames waiting to be written.
@@ -267,6 +271,8 @@ mod tests {
             id,
             user: Arc::from(user),
             device: DeviceClass::Web,
+            device_id: None,
+            peer: std::net::Ipv4Addr::LOCALHOST.into(),
             generation: AtomicU64::new(1),
             outbox: Outbox::default(),
         })

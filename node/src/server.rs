@@ -4,10 +4,12 @@
 //!
 //! A new data-port connection must finish its HTTP request head, upgrade and authenticate before its handshake
 //! deadline, and takes an [`Admission`] place until it has authenticated: connections that never log in cannot
-//! pile up. The operational endpoints can also be served on a listener of their own ([`ops_loop`],
+//! pile up. A connection whose request is a file upload or download is not cut at that deadline (a transfer
+//! takes as long as the file needs) but at `SENDJAY_FILES_TRANSFER_TIMEOUT_SECS`. The operational endpoints can also be served on a listener of their own ([`ops_loop`],
 //! `SENDJAY_OPS_LISTEN`), which none of that load reaches, so probes keep answering while the data port is full.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -79,24 +81,47 @@ pub async fn accept_loop(
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();
         let deadline = Instant::now() + ctx.config.handshake_timeout();
+        let transfer_limit = deadline + ctx.config.files_transfer_timeout();
         tokio::spawn(async move {
             let permit = Arc::new(permit);
             let pending = Arc::new(pending);
+            let files_request = Arc::new(AtomicBool::new(false));
+            let seen_files = files_request.clone();
             let service = service_fn(move |req| {
                 let new = NewConnection {
                     permit: permit.clone(),
                     pending: pending.clone(),
                     deadline,
+                    peer: peer.ip(),
                 };
+                if files::http::is_files_path(req.uri().path()) {
+                    seen_files.store(true, Ordering::Relaxed);
+                }
                 route_files(req, ctx.clone(), new, shutdown.clone())
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(16 * 1024)
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
+            let mut connection = std::pin::pin!(connection);
             // The request head and the upgrade must come before the deadline (an upgrade ends this future).
-            if tokio::time::timeout_at(deadline, connection).await.is_err() {
+            // A file request that arrived in time streams as long as it takes, up to the transfer limit.
+            if tokio::time::timeout_at(deadline, connection.as_mut())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            if !files_request.load(Ordering::Relaxed) {
                 metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "handshake_timeout")
+                    .increment(1);
+                return;
+            }
+            if tokio::time::timeout_at(transfer_limit, connection)
+                .await
+                .is_err()
+            {
+                metrics::counter!(crate::metrics::CONNECTIONS_CLOSED, "reason" => "files_transfer_timeout")
                     .increment(1);
             }
         });
@@ -151,6 +176,7 @@ struct NewConnection {
     permit: Arc<OwnedSemaphorePermit>,
     pending: Arc<Pending>,
     deadline: Instant,
+    peer: std::net::IpAddr,
 }
 
 /// Sends `/v1/files…` to the file API (streamed bodies) and everything else to [`route`].
@@ -231,12 +257,14 @@ fn upgrade(
         permit,
         pending,
         deadline,
+        peer,
     } = new;
     let params = ConnectParams {
         token,
         launch: Launch::parse(query_param(query, "launch")),
         pending,
         deadline,
+        peer,
     };
     tokio::spawn(async move {
         let _permit = permit;

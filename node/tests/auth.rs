@@ -62,6 +62,7 @@ async fn every_bad_token_is_refused_with_its_close_code() {
             iat: now_secs() - 7200,
             exp: now_secs() - 3600,
             iss: "sendjay".into(),
+            did: None,
         })
         .unwrap();
     let none_alg = format!(

@@ -856,3 +856,110 @@ async fn an_image_arriving_in_small_frames_is_read_whole() {
     );
     assert_eq!(meta["size"].as_u64(), Some(bytes.len() as u64));
 }
+
+/// A file transfer takes as long as the file needs: neither a slow upload nor a slow download is cut at the
+/// handshake deadline (which bounds only the request head and the WebSocket upgrade). Found by the files-mixed
+/// load scenario, where every transfer longer than 10 s was cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_outlast_the_handshake_deadline() {
+    use futures_util::StreamExt;
+
+    let cluster = TestCluster::start_with(1, |c| c.handshake_timeout_secs = 1).await;
+    cluster.users(&["alice", "bob"]).await;
+    let team = cluster.room(&["alice", "bob"]).await;
+    let token = cluster.token("alice", DeviceClass::Web);
+    let url = format!("http://{}", cluster.nodes[0].addr);
+    const CHUNK: usize = 2 * 1024 * 1024;
+    const CHUNKS: usize = 16;
+    let block = Bytes::from((0..CHUNK).map(|i| (i % 253) as u8).collect::<Vec<u8>>());
+    // 32 MiB in 16 pieces 150 ms apart: about 2.4 s, past the 1 s deadline.
+    let slow = futures_util::stream::iter(0..CHUNKS).then(move |_| {
+        let block = block.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            Ok::<_, std::io::Error>(block)
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let up = sendjay_client::files::upload(
+        &url,
+        &token,
+        team,
+        "slow.bin",
+        "application/octet-stream",
+        Some((CHUNK * CHUNKS) as u64),
+        slow,
+    )
+    .await
+    .expect("a slow upload is stored");
+    assert!(started.elapsed() > Duration::from_secs(2));
+    assert_eq!(up.size as usize, CHUNK * CHUNKS);
+
+    // The download stalls 2 s after its first piece (the socket buffers cannot hold 32 MiB).
+    let mut down = sendjay_client::files::download(&url, &token, &up.file_id, None)
+        .await
+        .expect("download starts");
+    let mut got = down.chunk().await.unwrap().expect("a first piece").len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while let Some(c) = down.chunk().await.expect("the download is not cut off") {
+        got += c.len();
+    }
+    assert_eq!(got, CHUNK * CHUNKS);
+    assert_eq!(
+        down.etag,
+        up.sha256.as_ref().map(|s| format!("\"{s}\"")),
+        "ETag is the upload's SHA-256"
+    );
+
+    // A connection that only sends half a request head is still closed at the deadline.
+    let mut idle = tokio::net::TcpStream::connect(cluster.nodes[0].addr)
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    idle.write_all(b"GET /v1/files/x HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "a half request head is closed at the deadline: {closed:?}"
+    );
+}
+
+/// `SENDJAY_FILES_MAX_MB_PER_SEC` paces a node's file bytes, uploads and downloads alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_bytes_move_at_the_configured_pace() {
+    let cluster = TestCluster::start_with(1, |c| c.files_max_mb_per_sec = 4.0).await;
+    cluster.users(&["alice", "bob"]).await;
+    let team = cluster.room(&["alice", "bob"]).await;
+    let token = cluster.token("alice", DeviceClass::Web);
+    let url = format!("http://{}", cluster.nodes[0].addr);
+    let bytes = Bytes::from(vec![42u8; 4_000_000]);
+    let body = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+    let started = tokio::time::Instant::now();
+    let up = sendjay_client::files::upload(
+        &url,
+        &token,
+        team,
+        "paced.bin",
+        "application/octet-stream",
+        Some(4_000_000),
+        body,
+    )
+    .await
+    .expect("upload");
+    let took = started.elapsed();
+    // 4 MB at 4 MB/s: about 1 s (less the 50 ms burst).
+    assert!(took >= Duration::from_millis(900), "upload took {took:?}");
+    let started = tokio::time::Instant::now();
+    let got = sendjay_client::files::download(&url, &token, &up.file_id, None)
+        .await
+        .expect("download")
+        .discard()
+        .await
+        .expect("whole download");
+    let took = started.elapsed();
+    assert_eq!(got, 4_000_000);
+    assert!(took >= Duration::from_millis(900), "download took {took:?}");
+}

@@ -610,3 +610,141 @@ async fn organisation_tree_loads_lazily_and_people_are_found_by_name() {
     .await;
     assert_eq!(cluster.fingerprint().await, before);
 }
+
+/// The audit entries about `subject`, as (actor, action, source), once `want` of them are written (entries are
+/// written right after the change commits, in the background).
+async fn audit_entries(
+    cluster: &TestCluster,
+    subject: &str,
+    want: usize,
+) -> Vec<(Option<String>, String, Option<String>)> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let rows = cluster
+            .db()
+            .query(
+                "SELECT actor, action, source FROM audit_log WHERE subject = $1 ORDER BY id",
+                &[&subject],
+            )
+            .await
+            .unwrap();
+        if rows.len() >= want || Instant::now() > deadline {
+            return rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_devices_sign_in_and_account_and_room_changes_are_audited() {
+    let cluster = cluster().nodes(1).users(&["alice", "bob"]).start().await;
+    cluster.make_admin("bob").await;
+    // Three sign-ins of alice, as the router would have stored them.
+    for (device, device_id) in [("web", "laptop"), ("web", "kiosk"), ("mobile", "phone")] {
+        cluster
+            .db()
+            .execute(
+                "INSERT INTO refresh_tokens (token_hash, family_id, user_id, device, device_id, passkey, method, expires_at)
+                 VALUES (sha256(convert_to($2, 'UTF8')), gen_random_uuid(), 'alice', $1, $2, 'pk-alice', 'password', now() + interval '1 day')",
+                &[&device, &device_id],
+            )
+            .await
+            .unwrap();
+    }
+    let token = cluster
+        .keys
+        .issue_for_device(
+            "alice",
+            "pk-alice",
+            DeviceClass::Web,
+            Some("laptop"),
+            sendjay_common::jwt::now_secs(),
+            3600,
+        )
+        .unwrap();
+    let web = Connection::connect(
+        &cluster.nodes[0].ws_url(),
+        &token,
+        ConnectOptions::default(),
+    )
+    .await
+    .unwrap();
+    ok(&web, Call::Logout).await;
+    assert_eq!(close_code(&web).await, CloseReason::LoggedOut.code());
+    let revoked: Vec<(String, Option<String>)> = cluster
+        .db()
+        .query(
+            "SELECT device_id, revoked_reason FROM refresh_tokens WHERE user_id = 'alice' ORDER BY device_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        revoked,
+        vec![
+            ("kiosk".into(), None),
+            ("laptop".into(), Some("logout".into())),
+            ("phone".into(), None),
+        ],
+        "only the signed-out installation's sign-in ends"
+    );
+
+    let bob = cluster.connect(0, "bob").await;
+    ok(
+        &bob,
+        Call::ResetPasskey(ResetPasskeyArgs {
+            user_id: Some("alice".into()),
+        }),
+    )
+    .await;
+    let local = Some("127.0.0.1".to_owned());
+    assert_eq!(
+        audit_entries(&cluster, "alice", 2).await,
+        vec![
+            (Some("alice".into()), "logout".into(), local.clone()),
+            (Some("bob".into()), "passkey_reset".into(), local.clone()),
+        ]
+    );
+    let Reply::CreateGroup { room } = ok(
+        &bob,
+        Call::CreateGroup(sendjay_common::protocol::CreateGroupArgs {
+            name: "audit".into(),
+            user_ids: vec!["alice".into()],
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    ok(
+        &bob,
+        Call::Leave(RoomArgs {
+            room_id: room.room_id,
+        }),
+    )
+    .await;
+    assert_eq!(
+        audit_entries(&cluster, &format!("room:{}", room.room_id), 2).await,
+        vec![
+            (Some("bob".into()), "room_created".into(), local.clone()),
+            (Some("bob".into()), "member_left".into(), local),
+        ]
+    );
+    // A refused change is not audited.
+    refused(
+        &bob,
+        Call::RetireUser(UserArgs {
+            user_id: "bob".into(),
+        }),
+        ErrorCode::BadArgs,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(audit_entries(&cluster, "bob", 0).await.is_empty());
+}

@@ -35,9 +35,19 @@ pub struct RouterConfig {
     /// The previous secret, still accepted during a key rotation.
     #[arg(long, env = "SENDJAY_JWT_PREVIOUS_SECRET", hide_env_values = true)]
     pub jwt_previous_secret: Option<String>,
-    /// Lifetime of issued tokens in seconds.
-    #[arg(long, env = "SENDJAY_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    /// Lifetime of issued access tokens in seconds (clients renew them with their refresh token).
+    #[arg(long, env = "SENDJAY_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub token_ttl_secs: i64,
+    /// Days a web sign-in lasts unused (each refresh starts the period again).
+    #[arg(long, env = "SENDJAY_REFRESH_TTL_DAYS_WEB", default_value_t = 30)]
+    pub refresh_ttl_days_web: u32,
+    /// Days a mobile sign-in lasts unused; the original product keeps phones signed in for 36,500 days.
+    #[arg(
+        long,
+        env = "SENDJAY_REFRESH_TTL_DAYS_MOBILE",
+        default_value_t = 36_500
+    )]
+    pub refresh_ttl_days_mobile: u32,
     /// Milliseconds the list of live nodes is cached.
     #[arg(long, env = "SENDJAY_NODE_CACHE_MS", default_value_t = 500)]
     pub node_cache_ms: u64,
@@ -179,6 +189,17 @@ impl RouterConfig {
             return Err(RouterError::Config(
                 "SENDJAY_TOKEN_TTL_SECS: must be at least 60".into(),
             ));
+        }
+        for (name, days) in [
+            ("SENDJAY_REFRESH_TTL_DAYS_WEB", self.refresh_ttl_days_web),
+            (
+                "SENDJAY_REFRESH_TTL_DAYS_MOBILE",
+                self.refresh_ttl_days_mobile,
+            ),
+        ] {
+            if !(1..=36_500).contains(&days) {
+                return Err(RouterError::Config(format!("{name}: must be 1-36500")));
+            }
         }
         if self.login_window_secs == 0 || self.login_window_secs > 86_400 {
             return Err(RouterError::Config(

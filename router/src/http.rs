@@ -1,4 +1,5 @@
-//! The router's HTTP API: `POST /v1/login`, `GET /v1/assign`, and `/healthz`, `/readyz`, `/metrics`.
+//! The router's HTTP API: `POST /v1/login`, `GET /v1/assign`, the session endpoints of [`crate::session_http`],
+//! and `/healthz`, `/readyz`, `/metrics`.
 //! Errors are JSON `{error, message}` with a stable `error` code and a message that says what to do.
 
 use std::convert::Infallible;
@@ -17,25 +18,19 @@ use crate::login_throttle::Verdict;
 use crate::nodes::NodeInfo;
 use crate::RouterContext;
 
+/// The body of every router response.
 pub(crate) type Body = Full<Bytes>;
 
 /// Largest request body accepted.
-const MAX_BODY: usize = 16 * 1024;
+pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 #[derive(Deserialize)]
 struct LoginRequest {
     user_id: String,
     password: String,
     device: String,
-}
-
-#[derive(Serialize)]
-struct LoginResponse<'a> {
-    token: String,
-    user_id: &'a str,
-    device: &'a str,
-    expires_at: i64,
-    node: NodeInfo,
+    #[serde(default)]
+    device_id: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -43,6 +38,7 @@ struct AssignResponse {
     node: NodeInfo,
 }
 
+/// A JSON response.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     Response::builder()
@@ -52,6 +48,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body>
         .unwrap_or_default()
 }
 
+/// A documented error: `{error, message}`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     metrics::counter!(crate::metrics::HTTP_ERRORS, "error" => code.to_owned()).increment(1);
     json(
@@ -89,6 +86,11 @@ async fn dispatch(
     match (req.method(), req.uri().path()) {
         (&Method::POST, "/v1/login") => login(req, peer, &ctx).await,
         (&Method::GET, "/v1/assign") => assign(&req, &ctx).await,
+        (&Method::POST, "/v1/refresh") => crate::session_http::refresh(req, peer, &ctx).await,
+        (&Method::POST, "/v1/logout") => crate::session_http::logout(req, peer, &ctx).await,
+        (&Method::POST, "/v1/password") => {
+            crate::session_http::change_password(req, peer, &ctx).await
+        }
         (&Method::GET, "/v1/auth/methods") => crate::sso_http::methods(&ctx),
         (&Method::GET, "/v1/sso/start") => crate::sso_http::start(&req, peer, &ctx).await,
         (&Method::GET, "/v1/sso/callback") => crate::sso_http::callback(&req, peer, &ctx).await,
@@ -108,11 +110,12 @@ async fn dispatch(
         _ => error(
             StatusCode::NOT_FOUND,
             "not_found",
-            "try POST /v1/login or GET /v1/assign",
+            "try POST /v1/login, POST /v1/refresh or GET /v1/assign",
         ),
     }
 }
 
+/// `503 unavailable` for a dependency failure (logged with whose fault it is).
 pub(crate) fn unavailable(e: crate::error::RouterError) -> Response<Body> {
     tracing::warn!(error = %e, fault = e.fault().as_str(), "router dependency failed");
     error(
@@ -169,23 +172,26 @@ async fn login(req: Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) ->
     if let Verdict::Throttled { retry_after, limit } = ctx.login_throttle.check_local(source) {
         return throttled(retry_after, limit);
     }
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "body unreadable or over 16 KiB",
-            )
-        }
+    let login: LoginRequest = match read_json(
+        req,
+        "expected JSON {\"user_id\": string, \"password\": string, \"device\": \"web\"|\"mobile\", \"device_id\": optional string}",
+    )
+    .await
+    {
+        Ok(login) => login,
+        Err(response) => return response,
     };
-    let Ok(login) = serde_json::from_slice::<LoginRequest>(&body) else {
+    if login
+        .device_id
+        .as_deref()
+        .is_some_and(|id| !crate::sign_in::valid_device_id(id))
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "expected JSON {\"user_id\": string, \"password\": string, \"device\": \"web\"|\"mobile\"}",
+            "device_id must be 1-64 characters of A-Z a-z 0-9 . _ -",
         );
-    };
+    }
     let Some(device) = DeviceClass::parse(&login.device) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -227,53 +233,50 @@ async fn login(req: Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) ->
         if let Err(e) = ctx.login_throttle.failed(&login.user_id, source).await {
             tracing::warn!(error = %e, "could not count a failed login in Redis");
         }
+        crate::sign_in::audit_refused(
+            ctx,
+            &login.user_id,
+            source,
+            "password",
+            "invalid_credentials",
+        )
+        .await;
         return invalid();
     };
     if let Err(e) = ctx.login_throttle.succeeded(&login.user_id, source).await {
         tracing::debug!(error = %e, "could not clear the login failure counter in Redis");
     }
-    if account.retired {
-        metrics::counter!(crate::metrics::LOGINS, "result" => "retired").increment(1);
-        return error(
-            StatusCode::FORBIDDEN,
-            "user_retired",
-            "this account is retired; contact your administrator",
-        );
-    }
-    let node = match ctx.nodes.assign(&login.user_id).await {
-        Ok(Some(node)) => node,
-        Ok(None) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_nodes",
-                "no node is alive; retry shortly",
-            )
-        }
-        Err(e) => return unavailable(e),
-    };
-    let now = sendjay_common::jwt::now_secs();
-    let token = match ctx.tokens.issue(
-        &login.user_id,
-        &account.passkey,
-        device,
-        now,
-        ctx.config.token_ttl_secs,
-    ) {
-        Ok(token) => token,
-        Err(e) => return unavailable(crate::error::RouterError::Internal(e.to_string())),
-    };
-    metrics::counter!(crate::metrics::LOGINS, "result" => "ok").increment(1);
-    metrics::counter!(crate::metrics::ASSIGNMENTS, "route" => "login").increment(1);
-    json(
-        StatusCode::OK,
-        &LoginResponse {
-            token,
+    crate::sign_in::grant(
+        ctx,
+        crate::sign_in::SignIn {
             user_id: &login.user_id,
-            device: device.as_str(),
-            expires_at: now + ctx.config.token_ttl_secs,
-            node,
+            account: &account,
+            device,
+            device_id: login.device_id,
+            source,
+            method: "password",
         },
     )
+    .await
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`]; a `400 bad_request` saying `expected` when it is not one.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    req: Request<Incoming>,
+    expected: &str,
+) -> Result<T, Response<Body>> {
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "body unreadable or over 16 KiB",
+            ))
+        }
+    };
+    serde_json::from_slice::<T>(&body)
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_request", expected))
 }
 
 async fn assign(req: &Request<Incoming>, ctx: &RouterContext) -> Response<Body> {

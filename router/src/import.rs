@@ -529,6 +529,18 @@ pub async fn import(
     if dry_run {
         tx.rollback().await?;
     } else {
+        let operator = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into());
+        sendjay_common::audit::AuditEntry::new(None, sendjay_common::audit::ADMIN_IMPORT)
+            .source(format!("cli:{operator}"))
+            .detail(serde_json::json!({
+                "units": report.units,
+                "users": report.users,
+                "retired_missing": retire_missing,
+            }))
+            .write(&*tx)
+            .await?;
         tx.commit().await?;
     }
     Ok((report, if dry_run { Vec::new() } else { retired_now }))

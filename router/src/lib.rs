@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod audit_log;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -13,7 +14,11 @@ pub mod load_seed;
 pub mod login_throttle;
 pub mod metrics;
 pub mod nodes;
+pub mod refresh_tokens;
 pub mod seed;
+pub mod session_close;
+pub mod session_http;
+pub mod sign_in;
 pub mod sso;
 pub mod sso_http;
 pub mod sso_state;
@@ -45,6 +50,10 @@ pub struct RouterContext {
     pub pool: Pool,
     /// Redis client.
     pub redis: Client,
+    /// Redis key and channel names.
+    pub keys: KeySchema,
+    /// Whether Redis is a Redis Cluster (user channels then use sharded pub/sub, as the nodes do).
+    pub redis_cluster: bool,
     /// Live nodes.
     pub nodes: NodeDirectory,
     /// Token keys.
@@ -155,15 +164,19 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
     let sso_store = sso_state::SsoStore::new(redis.clone(), keys.clone());
     let nodes = NodeDirectory::new(
         redis.clone(),
-        keys,
+        keys.clone(),
         Duration::from_millis(config.node_cache_ms),
     );
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let redis_cluster = config.redis_url.starts_with("redis-cluster://")
+        || config.redis_url.starts_with("rediss-cluster://");
     let ctx = Arc::new(RouterContext {
         config,
         pool,
         redis,
+        keys,
+        redis_cluster,
         nodes,
         tokens,
         metrics,

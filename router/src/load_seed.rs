@@ -321,6 +321,11 @@ pub async fn cleanup_load(pool: &Pool, prefix: &str) -> Result<LoadCleanup, Rout
             &[],
         )
         .await?;
+    tx.execute(
+        &format!("DELETE FROM refresh_tokens WHERE {users}"),
+        &[&prefix],
+    )
+    .await?;
     let deleted_users = tx
         .execute(
             "DELETE FROM users WHERE left(id, length($1::text) + 1) = $1::text || '-'",

@@ -37,6 +37,39 @@ enum Admin {
     SeedDemo(SeedArgs),
     /// Create (or with `--cleanup` remove) load-test users and rooms; prints a JSON description on stdout.
     SeedLoad(SeedLoadArgs),
+    /// Write audit-log entries as JSON Lines on stdout, oldest first.
+    AuditExport(AuditExportArgs),
+    /// Delete audit-log entries older than the retention period (run it daily).
+    AuditPurge(AuditPurgeArgs),
+}
+
+#[derive(Args)]
+struct AuditExportArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    database_url: String,
+    /// Only entries at or after this time (`2026-01-31` or `2026-01-31T08:00:00Z`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only entries before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only entries by or about this user id.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only this action (`login`, `login_failed`, `passkey_reset`, …; docs/operations.md).
+    #[arg(long)]
+    action: Option<String>,
+}
+
+#[derive(Args)]
+struct AuditPurgeArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "SENDJAY_DATABASE_URL")]
+    database_url: String,
+    /// Keep entries this many days.
+    #[arg(long, env = "SENDJAY_AUDIT_RETENTION_DAYS", default_value_t = sendjay_router::audit_log::DEFAULT_RETENTION_DAYS)]
+    retention_days: u32,
 }
 
 #[derive(Args)]
@@ -123,6 +156,28 @@ async fn run(cli: Cli) -> Result<(), RouterError> {
             Ok(())
         }
         Command::Admin(Admin::SeedLoad(args)) => seed_load(args).await,
+        Command::Admin(Admin::AuditExport(args)) => {
+            let pool = sendjay_router::pg_pool(&args.database_url, 1)?;
+            let filter = sendjay_router::audit_log::ExportFilter {
+                since: args.since,
+                until: args.until,
+                user: args.user,
+                action: args.action,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let written = sendjay_router::audit_log::export(&pool, &filter, &mut out).await?;
+            eprintln!("audit-export: {written} entries written");
+            Ok(())
+        }
+        Command::Admin(Admin::AuditPurge(args)) => {
+            let pool = sendjay_router::pg_pool(&args.database_url, 1)?;
+            let removed = sendjay_router::audit_log::purge(&pool, args.retention_days).await?;
+            eprintln!(
+                "audit-purge: {removed} entries older than {} days removed",
+                args.retention_days
+            );
+            Ok(())
+        }
     }
 }
 

@@ -18,6 +18,10 @@ pub mod process;
 pub const LOGINS: &str = "sendjay_router_logins_total";
 /// Logins refused with 429, by the limit that was reached.
 pub const LOGINS_THROTTLED: &str = "sendjay_router_logins_throttled_total";
+/// Access tokens renewed through `POST /v1/refresh`.
+pub const REFRESHES: &str = "sendjay_router_refreshes_total";
+/// Refresh tokens presented a second time (each revoked its whole sign-in): a copied token, or a client bug.
+pub const REFRESH_REUSED: &str = "sendjay_router_refresh_reused_total";
 /// Node assignments handed out, by route (`login`, `assign`).
 pub const ASSIGNMENTS: &str = "sendjay_router_assignments_total";
 /// Clients sent (back) to a node through `GET /v1/assign`: after a drain, a rebalance or a lost connection.
@@ -54,8 +58,11 @@ pub const LATENCY_BUCKETS: [f64; 15] = [
 ];
 
 /// Route label values.
-pub const ROUTES: [&str; 10] = [
+pub const ROUTES: [&str; 13] = [
     "login",
+    "refresh",
+    "logout",
+    "password",
     "assign",
     "auth_methods",
     "sso_start",
@@ -93,6 +100,11 @@ fn describe() {
     describe_counter!(
         LOGINS_THROTTLED,
         "Logins refused with 429, by limit: router_source, user_source, user, source."
+    );
+    describe_counter!(REFRESHES, "Access tokens renewed with a refresh token.");
+    describe_counter!(
+        REFRESH_REUSED,
+        "Refresh tokens presented again after use; each revoked its whole sign-in."
     );
     describe_counter!(
         ASSIGNMENTS,
@@ -145,6 +157,8 @@ fn register() {
         counter!(ASSIGNMENTS, "route" => route).increment(0);
     }
     counter!(REDIRECTS).increment(0);
+    counter!(REFRESHES).increment(0);
+    counter!(REFRESH_REUSED).increment(0);
     for error in [
         "bad_request",
         "invalid_credentials",
@@ -154,6 +168,11 @@ fn register() {
         "invalid_token",
         "unavailable",
         "not_found",
+        "invalid_refresh_token",
+        "refresh_expired",
+        "refresh_revoked",
+        "refresh_reused",
+        "weak_password",
         "sso_not_configured",
         "sso_unavailable",
         "sso_failed",
@@ -176,6 +195,9 @@ fn register() {
 pub fn route_label(path: &str) -> &'static str {
     match path {
         "/v1/login" => "login",
+        "/v1/refresh" => "refresh",
+        "/v1/logout" => "logout",
+        "/v1/password" => "password",
         "/v1/assign" => "assign",
         "/v1/auth/methods" => "auth_methods",
         "/v1/sso/start" => "sso_start",

@@ -1,4 +1,4 @@
-//! The single sign-on endpoints of the router's HTTP API (docs/protocol.md §2.5):
+//! The single sign-on endpoints of the router's HTTP API (docs/protocol.md §2.9):
 //!
 //! * `GET /v1/auth/methods` — which sign-in methods this router offers, so a client knows whether to show
 //!   the "Sign in with …" button;
@@ -22,10 +22,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::{error, json, source_address, throttled, unavailable, Body};
 use crate::login_throttle::Verdict;
-use crate::nodes::NodeInfo;
+use crate::sign_in::{self, SignIn};
 use crate::sso::{Sso, SsoError};
 use crate::sso_state::Handoff;
 use crate::{accounts, RouterContext};
+
+/// The audit subject of a refused sign-on whose user is not known (the provider vouched for nobody yet).
+const UNKNOWN: &str = "(unknown)";
 
 /// Largest `/v1/sso/exchange` body accepted.
 const MAX_EXCHANGE_BODY: usize = 4 * 1024;
@@ -151,10 +154,8 @@ pub async fn callback(
     let Some(sso) = configured(ctx) else {
         return not_configured();
     };
-    if let Verdict::Throttled { .. } = ctx
-        .login_throttle
-        .check_local(source_address(req, peer, ctx))
-    {
+    let source = source_address(req, peer, ctx);
+    if let Verdict::Throttled { .. } = ctx.login_throttle.check_local(source) {
         return back_with_error("too_many_attempts");
     }
     let state = query_param(req, "state").unwrap_or_default();
@@ -163,6 +164,7 @@ pub async fn callback(
         Ok(Some(pending)) => pending,
         Ok(None) => {
             tracing::info!("single sign-on callback with an unknown, expired or used state");
+            sign_in::audit_refused(ctx, UNKNOWN, source, "sso", "sso_state_unknown").await;
             return back_with_error("sso_failed");
         }
         Err(e) => {
@@ -172,6 +174,7 @@ pub async fn callback(
     };
     if let Some(refusal) = query_param(req, "error") {
         tracing::info!(error = %refusal, "single sign-on refused by the provider");
+        sign_in::audit_refused(ctx, UNKNOWN, source, "sso", "sso_provider_refused").await;
         return back_with_error("sso_failed");
     }
     let Some(code) = query_param(req, "code").filter(|c| !c.is_empty()) else {
@@ -185,6 +188,7 @@ pub async fn callback(
         }
         Err(e) => {
             tracing::info!(error = %e, "single sign-on failed");
+            sign_in::audit_refused(ctx, UNKNOWN, source, "sso", "sso_failed").await;
             return back_with_error("sso_failed");
         }
     };
@@ -197,10 +201,12 @@ pub async fn callback(
     };
     let Some(account) = account else {
         tracing::info!(user = %user_id, "single sign-on of a user sendjay does not know");
+        sign_in::audit_refused(ctx, &user_id, source, "sso", "unknown_user").await;
         return back_with_error("unknown_user");
     };
     if account.retired {
         tracing::info!(user = %user_id, "single sign-on of a retired user");
+        sign_in::audit_refused(ctx, &user_id, source, "sso", "user_retired").await;
         return back_with_error("user_retired");
     }
     let handoff = Handoff {
@@ -225,10 +231,8 @@ pub async fn exchange(
     if configured(ctx).is_none() {
         return not_configured();
     }
-    if let Verdict::Throttled { retry_after, limit } = ctx
-        .login_throttle
-        .check_local(source_address(&req, peer, ctx))
-    {
+    let source = source_address(&req, peer, ctx);
+    if let Verdict::Throttled { retry_after, limit } = ctx.login_throttle.check_local(source) {
         return throttled(retry_after, limit);
     }
     let body = match Limited::new(req.into_body(), MAX_EXCHANGE_BODY)
@@ -251,11 +255,15 @@ pub async fn exchange(
             "expected JSON {\"handoff\": string, \"device_id\": optional string}",
         );
     };
-    if request.device_id.as_ref().is_some_and(|d| d.len() > 128) {
+    if request
+        .device_id
+        .as_deref()
+        .is_some_and(|id| !sign_in::valid_device_id(id))
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "device_id must be at most 128 characters",
+            "device_id must be 1-64 characters of A-Z a-z 0-9 . _ -",
         );
     }
     let handoff = match ctx.sso_store.take_handoff(&request.handoff).await {
@@ -267,22 +275,7 @@ pub async fn exchange(
         ),
         Err(e) => return unavailable(e),
     };
-    grant_session(ctx, &handoff.user_id, handoff.device_class()).await
-}
-
-#[derive(Serialize)]
-struct SessionGranted<'a> {
-    token: String,
-    user_id: &'a str,
-    device: &'a str,
-    expires_at: i64,
-    node: NodeInfo,
-}
-
-/// Issues the session of a verified user, answering exactly as a successful `POST /v1/login`.
-// UNFINISHED: stands in for the lead's shared session grant (router/src/session_grant.rs) until it lands.
-async fn grant_session(ctx: &RouterContext, user_id: &str, device: DeviceClass) -> Response<Body> {
-    let account = match accounts::load(&ctx.pool, user_id).await {
+    let account = match accounts::load(&ctx.pool, &handoff.user_id).await {
         Ok(Some(account)) => account,
         Ok(None) => {
             return error(
@@ -293,46 +286,16 @@ async fn grant_session(ctx: &RouterContext, user_id: &str, device: DeviceClass) 
         }
         Err(e) => return unavailable(e),
     };
-    if account.retired {
-        metrics::counter!(crate::metrics::LOGINS, "result" => "retired").increment(1);
-        return error(
-            StatusCode::FORBIDDEN,
-            "user_retired",
-            "this account is retired; contact your administrator",
-        );
-    }
-    let node = match ctx.nodes.assign(user_id).await {
-        Ok(Some(node)) => node,
-        Ok(None) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no_nodes",
-                "no node is alive; retry shortly",
-            )
-        }
-        Err(e) => return unavailable(e),
-    };
-    let now = sendjay_common::jwt::now_secs();
-    let token = match ctx.tokens.issue(
-        user_id,
-        &account.passkey,
-        device,
-        now,
-        ctx.config.token_ttl_secs,
-    ) {
-        Ok(token) => token,
-        Err(e) => return unavailable(crate::error::RouterError::Internal(e.to_string())),
-    };
-    metrics::counter!(crate::metrics::LOGINS, "result" => "ok").increment(1);
-    metrics::counter!(crate::metrics::ASSIGNMENTS, "route" => "login").increment(1);
-    json(
-        StatusCode::OK,
-        &SessionGranted {
-            token,
-            user_id,
-            device: device.as_str(),
-            expires_at: now + ctx.config.token_ttl_secs,
-            node,
+    sign_in::grant(
+        ctx,
+        SignIn {
+            user_id: &handoff.user_id,
+            account: &account,
+            device: handoff.device_class(),
+            device_id: request.device_id,
+            source,
+            method: "sso",
         },
     )
+    .await
 }

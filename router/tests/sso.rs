@@ -19,6 +19,7 @@ const CLIENT_SECRET: &str = "sendjay-test-client-secret-0123456789";
 
 struct Setup {
     redis: RedisServer,
+    db: tokio_postgres::Client,
     _provider: Option<OidcProvider>,
     router: RunningRouter,
 }
@@ -26,6 +27,20 @@ struct Setup {
 impl Setup {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.router.url())
+    }
+
+    /// `(action, detail.method, detail.reason)` of the audit entries about `subject`, oldest first.
+    async fn audit_of(&self, subject: &str) -> Vec<(String, Option<String>, Option<String>)> {
+        self.db
+            .query(
+                "SELECT action, detail->>'method', detail->>'reason' FROM audit_log WHERE subject = $1 ORDER BY id",
+                &[&subject],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
     }
 }
 
@@ -81,6 +96,7 @@ async fn setup_with(sso: bool, adjust: impl FnOnce(&mut RouterConfig)) -> Setup 
     let router = sendjay_router::start(config).await.unwrap();
     Setup {
         redis,
+        db,
         _provider: provider,
         router,
     }
@@ -392,6 +408,12 @@ async fn alice_signs_in_with_the_provider_and_her_session_works_once() {
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&session), keys(&login));
 
+    assert_eq!(
+        setup.audit_of("alice").await.first(),
+        Some(&("login".to_owned(), Some("sso".to_owned()), None)),
+        "the sign-on is in the audit log as a login by sso"
+    );
+    assert!(session["refresh_token"].is_string() && session["device_id"].is_string());
     let token = session["token"].as_str().unwrap();
     let (status, assigned) = get_json(&setup, "/v1/assign", Some(token)).await;
     assert_eq!(
@@ -465,6 +487,16 @@ async fn users_sendjay_does_not_know_or_has_retired_are_refused() {
         let callback = sign_in_at_provider(&setup, &mut browser, "web", account).await;
         let location = callback_target(&mut browser, &callback).await;
         assert_eq!(location, expected, "{account}");
+        let reason = expected.strip_prefix("/#sso_error=").unwrap().to_owned();
+        assert_eq!(
+            setup.audit_of(account).await,
+            vec![(
+                "login_failed".to_owned(),
+                Some("sso".to_owned()),
+                Some(reason)
+            )],
+            "the refusal of {account} is in the audit log"
+        );
     }
 }
 
@@ -490,6 +522,14 @@ async fn a_replayed_or_forged_state_is_refused() {
     forged.query_pairs_mut().clear().extend_pairs(pairs);
     let location = callback_target(&mut browser, forged.as_str()).await;
     assert_eq!(location, "/#sso_error=sso_failed");
+    assert_eq!(
+        setup.audit_of("(unknown)").await,
+        vec![(
+            "login_failed".to_owned(),
+            Some("sso".to_owned()),
+            Some("sso_state_unknown".to_owned())
+        )]
+    );
 
     let state_key = KeySchema::default().sso_state(&param_of(&callback, "state"));
     assert!(

@@ -483,7 +483,8 @@ async fn receive(
         .await
         .map_err(|e| storage_error("put", e))?;
     let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-    let outcome = stream_into(&mut body, &mut writer, claimed, max).await;
+    let pace = ctx.files.pace.as_deref();
+    let outcome = stream_into(&mut body, &mut writer, claimed, max, pace).await;
     let (size, sha256, mime, image) = match outcome {
         Ok(v) => v,
         Err(e) => {
@@ -546,6 +547,7 @@ async fn stream_into(
     writer: &mut WriteMultipart,
     claimed: Option<&str>,
     max: u64,
+    pace: Option<&super::pace::Pace>,
 ) -> Result<Streamed, ApiError> {
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
@@ -580,6 +582,9 @@ async fn stream_into(
         size += data.len() as u64;
         if size > max {
             return Err(too_large());
+        }
+        if let Some(pace) = pace {
+            pace.take(data.len()).await;
         }
         hasher.update(&data);
         if mime.is_none() {
@@ -776,7 +781,17 @@ async fn download_inner(
         Err(e) => return Err(storage_error("get", e)),
     };
     let started = Instant::now();
-    let stream = got.into_stream().map(move |chunk| match chunk {
+    let pace = ctx.files.pace.clone();
+    let paced = super::chunks::chunks(got).then(move |chunk| {
+        let pace = pace.clone();
+        async move {
+            if let (Some(pace), Ok(bytes)) = (&pace, &chunk) {
+                pace.take(bytes.len()).await;
+            }
+            chunk
+        }
+    });
+    let stream = paced.map(move |chunk| match chunk {
         Ok(bytes) => {
             metrics::counter!(m::FILE_DOWNLOAD_BYTES).increment(bytes.len() as u64);
             Ok(Frame::data(bytes))

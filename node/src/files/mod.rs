@@ -8,9 +8,11 @@
 //! deletes expired and never-sent files, sharing the work through `FOR UPDATE SKIP LOCKED`.
 
 pub mod blob;
+pub mod chunks;
 pub mod content_type;
 pub mod http;
 pub mod metadata;
+pub mod pace;
 pub mod range;
 pub mod signed_url;
 pub mod sweeper;
@@ -30,6 +32,8 @@ pub struct FileService {
     pub signer: UrlSigner,
     /// Allowed CORS origins; empty means any.
     cors_origins: Vec<String>,
+    /// The node-wide pace of file bytes, when one is set.
+    pub pace: Option<std::sync::Arc<pace::Pace>>,
 }
 
 impl FileService {
@@ -45,6 +49,7 @@ impl FileService {
             blobs: Blobs::open(config)?,
             signer: UrlSigner::new(config.jwt_secret.as_bytes()),
             cors_origins,
+            pace: pace::Pace::new(config.files_max_mb_per_sec).map(std::sync::Arc::new),
         })
     }
 

@@ -75,9 +75,13 @@ pub(super) async fn reset_passkey(
     Ok(Reply::ResetPasskey { user_id: target })
 }
 
-/// Ends this session only: the reply is written, then the connection closes with 4010. A mobile logout also
-/// clears the mobile-installed flag (the app is signed out and can no longer be reached).
+/// Ends this session only: the device's refresh tokens are revoked, the reply is written, then the connection
+/// closes with 4010. A mobile logout also clears the mobile-installed flag (the app is signed out and can no
+/// longer be reached).
 pub(super) async fn logout(ctx: &NodeContext, conn: &Conn) -> Result<Reply, NodeError> {
+    ctx.store
+        .revoke_device_sign_in(&conn.user, conn.device, conn.device_id.as_deref())
+        .await?;
     if conn.device == DeviceClass::Mobile {
         ctx.store.set_mobile_installed(&conn.user, false).await?;
     }

@@ -58,6 +58,37 @@ impl Store {
         Ok(())
     }
 
+    /// Appends an audit entry (docs/operations.md, "Audit log").
+    pub async fn write_audit(
+        &self,
+        entry: &sendjay_common::audit::AuditEntry<'_>,
+    ) -> Result<(), NodeError> {
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("write_audit");
+        entry.write(&**client).await?;
+        Ok(())
+    }
+
+    /// Ends the sign-in of the device a session belongs to (its refresh tokens; see router/src/refresh_tokens.rs):
+    /// the installation named by the token, or every installation of the device class for tokens without one.
+    pub async fn revoke_device_sign_in(
+        &self,
+        user_id: &str,
+        device: sendjay_common::protocol::DeviceClass,
+        device_id: Option<&str>,
+    ) -> Result<u64, NodeError> {
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("revoke_device_sign_in");
+        Ok(client
+            .execute(
+                "UPDATE refresh_tokens SET revoked_at = now(), revoked_reason = 'logout'
+                  WHERE user_id = $1 AND device = $2 AND ($3::text IS NULL OR device_id = $3)
+                    AND revoked_at IS NULL",
+                &[&user_id, &device.as_str(), &device_id],
+            )
+            .await?)
+    }
+
     /// Retires `target` now (admins only); returns the retirement time in Unix ms (the earlier one when the user
     /// was already retired). History is kept.
     pub async fn retire_user(&self, user_id: &str, target: &str) -> Result<i64, NodeError> {

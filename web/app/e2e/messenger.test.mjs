@@ -381,6 +381,61 @@ test('a reply and a revoke show in the other browser', async () => {
   await dave.context().close();
 });
 
+test('an expired access token is renewed with the refresh token on reload; signing out ends the sign-in', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  const stored = () => alice.evaluate(() => JSON.parse(localStorage.getItem('sendjay.session') ?? 'null'));
+  const first = await stored();
+  assert.equal(first.refresh_token.length, 64, 'the login kept a refresh token');
+  // The access token "expired" while the tab was away: only the refresh token can bring the session back.
+  await alice.evaluate(() => {
+    const login = JSON.parse(localStorage.getItem('sendjay.session'));
+    localStorage.setItem('sendjay.session', JSON.stringify({ ...login, token: 'expired', expires_at: Math.floor(Date.now() / 1000) - 10 }));
+  });
+  const refreshed = alice.waitForResponse((r) => r.url().endsWith('/v1/refresh') && r.status() === 200);
+  await alice.reload();
+  await refreshed;
+  await alice.locator('.room').first().waitFor();
+  const second = await stored();
+  assert.notEqual(second.refresh_token, first.refresh_token, 'the renewed pair was stored');
+  assert.notEqual(second.token, 'expired');
+  assert.equal(second.device_id, first.device_id, 'the same installation');
+  await openRoom(alice, 'General');
+  await send(alice, 'after a renewal');
+  await waitForMessages(alice, (t) => once(t, 'after a renewal'));
+
+  await alice.getByRole('button', { name: /^(Sign out|로그아웃)$/ }).click();
+  await alice.getByLabel(/User ID|아이디/).waitFor();
+  const status = await alice.evaluate(async (refresh) => {
+    const r = await fetch('/v1/refresh', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: refresh }) });
+    return [r.status, (await r.json()).error];
+  }, second.refresh_token);
+  assert.deepEqual(status, [401, 'refresh_revoked'], 'signing out ended the sign-in on the server');
+  await alice.context().close();
+});
+
+test('a password change signs the user out everywhere; the new password signs in', async () => {
+  const first = await (await newPerson(chrome.browser, cluster)).newPage();
+  const second = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(first, 'bob');
+  await first.getByRole('button', { name: /^(Settings|설정)$/ }).click();
+  await first.getByLabel(/^(Current password|현재 비밀번호)$/).fill('sendjay');
+  await first.getByLabel(/^(New password|새 비밀번호)/).first().fill('correct horse 2026');
+  await first.getByLabel(/^(New password again|새 비밀번호 확인)$/).fill('correct horse 2026');
+  await first.getByRole('button', { name: /^(Change password|비밀번호 변경)$/ }).click();
+  await first.getByText(/Password changed|비밀번호가 변경되었습니다/).waitFor();
+  await second.goto('/');
+  await second.getByLabel(/User ID|아이디/).fill('bob');
+  await second.getByLabel(/^(Password|비밀번호)$/).fill('sendjay');
+  await second.getByRole('button', { name: /^(Sign in|로그인)$/ }).click();
+  await second.getByText(/unknown user or wrong password/).waitFor();
+  await second.getByLabel(/^(Password|비밀번호)$/).fill('correct horse 2026');
+  await second.getByRole('button', { name: /^(Sign in|로그인)$/ }).click();
+  await second.locator('.room').first().waitFor();
+  await first.context().close();
+  await second.context().close();
+});
+
 test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {
   const alice = await (await newPerson(chrome.browser, cluster)).newPage();
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();

@@ -1,4 +1,4 @@
-// The end of a single sign-on (docs/protocol.md §2.5): the router sends the browser back to `/#sso=<handoff>`
+// The end of a single sign-on (docs/protocol.md §2.9): the router sends the browser back to `/#sso=<handoff>`
 // or `/#sso_error=<code>`. Read once when the app loads, and the fragment is cleared at once, so the one-time
 // handoff neither stays in the address bar nor in the history (it is worthless after one use anyway).
 

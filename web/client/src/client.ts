@@ -23,6 +23,7 @@ import type {
   SendExtras,
   Settings,
 } from './protocol.js';
+import { Credentials } from './credentials.js';
 import { RoomTimeline } from './room-timeline.js';
 import { RouterApi, type RouterOptions } from './router.js';
 import { SocketSession } from './socket-session.js';
@@ -31,8 +32,10 @@ import type { ConnectionState, Transport } from './transport.js';
 
 /** Options of a SendjayClient. */
 export interface ClientOptions {
-  /** The login reply (token, user, first node). Keep it (e.g. localStorage) until `expires_at` to skip the login. */
+  /** The login reply (tokens, user, first node). Keep it (e.g. localStorage) until `refresh_expires_at` to skip the login. */
   login: LoginResult;
+  /** Called with each renewed token pair (§2.5): store it in place of the login (the old refresh token is used up). */
+  onRenewed?: (login: LoginResult) => void;
   /** Router API options (`baseUrl` for tests; same-origin relative URLs by default). */
   router?: RouterOptions;
   /** `manual` (default) or `auto` (embedded portal start: never evicts, ends with already_running instead). */
@@ -86,6 +89,8 @@ export class SendjayClient {
   readonly userId: string;
   /** The nodes' file API (§19): uploads with progress, signed URLs, downloads. */
   readonly files: FilesApi;
+  /** This device's tokens, renewed by the tab that holds the connection (§2.5). */
+  readonly credentials: Credentials;
   private readonly transport: Transport;
   private readonly store: OutboxStore;
   private readonly events = new Emitter<ClientEvents>();
@@ -113,19 +118,22 @@ export class SendjayClient {
   private lastCreatedAt = 0;
   private readonly periodicSync: ReturnType<typeof setInterval> | undefined;
   private readonly onVisible: (() => void) | undefined;
+  private readonly routerOptions: RouterOptions | undefined;
 
   constructor(options: ClientOptions) {
+    this.routerOptions = options.router;
     this.userId = options.login.user_id;
     this.store = options.outbox ?? new MemoryOutboxStore();
     this.syncLimit = options.syncLimit ?? 200;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.maxSendAttempts = options.maxSendAttempts ?? 10;
-    this.files = new FilesApi({ token: () => options.login.token, node: options.login.node, router: new RouterApi(options.router) });
+    this.credentials = new Credentials(options.login, new RouterApi(options.router), options.onRenewed);
+    this.files = new FilesApi({ token: () => this.credentials.token(), node: options.login.node, router: new RouterApi(options.router) });
     // A tab taking the socket over from a closed leader tab continues the running session: launch=manual, since an
     // `auto` connection could be refused (4011) by the old tab's session the node has not released yet (§11).
     const socket = (context: { handover: boolean } = { handover: false }): SocketSession =>
       new SocketSession({
-        token: options.login.token,
+        credentials: this.credentials,
         router: new RouterApi(options.router),
         node: context.handover ? undefined : options.login.node,
         launch: context.handover ? 'manual' : options.launch,
@@ -346,9 +354,16 @@ export class SendjayClient {
     return settings;
   }
 
-  /** Ends this device's session (close 4010 follows: state `ended` / `logged_out`). Discard the token afterwards. */
+  /** Ends this device's sign-in (close 4010 follows: state `ended` / `logged_out`). Discard the tokens afterwards.
+   * Offline, the router's `/v1/logout` ends the sign-in instead (the refresh token would otherwise stay valid). */
   async logout(): Promise<void> {
-    await this.request('logout', undefined);
+    try {
+      await this.request('logout', undefined, 5_000);
+    } catch (e) {
+      const refresh = this.credentials.current.refresh_token;
+      if (typeof refresh !== 'string' || refresh === '') throw e;
+      await new RouterApi(this.routerOptions).logout(refresh);
+    }
   }
 
   /** After `ended` with `evicted` or `already_running`: take the session over here (launch=manual). */

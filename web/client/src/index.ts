@@ -4,6 +4,8 @@ export { SendjayClient } from './client.js';
 export type { ClientEvents, ClientOptions, ReadEvent, TypingEvent } from './client.js';
 export { FileError, FilesApi, fileInfoOf, httpBase } from './files.js';
 export type { FileErrorCode, FilesApiOptions, StoredFile, UploadProgress } from './files.js';
+export { Credentials, fixedToken, RENEW_MARGIN_MS } from './credentials.js';
+export type { TokenSource } from './credentials.js';
 export { RouterApi } from './router.js';
 export type { FetchLike, RouterOptions } from './router.js';
 export type { ConnectionState } from './transport.js';

@@ -324,11 +324,18 @@ export interface LoginResult {
   token: string;
   user_id: string;
   device: Device;
+  /** When `token` expires, Unix seconds. */
   expires_at: number;
   node: NodeAddress;
+  /** The installation's id; send it with the next login of this browser (§2.1). */
+  device_id: string;
+  /** Renews `token` once (§2.5); secret: it is the sign-in. */
+  refresh_token: string;
+  /** When the sign-in ends unless renewed, Unix seconds. */
+  refresh_expires_at: number;
 }
 
-/** The sign-in methods a router offers (`GET /v1/auth/methods`, §2.5). */
+/** The sign-in methods a router offers (`GET /v1/auth/methods`, §2.9). */
 export interface AuthMethods {
   password: boolean;
   /** Single sign-on with the company's OpenID provider; `null` when it is not configured. */

@@ -32,16 +32,16 @@ export class RouterApi {
   }
 
   /** Logs in with a password (§2.1); rejects with a RouterError (`invalid_credentials`, `user_retired`, `no_nodes` …). */
-  async login(userId: string, password: string, device: Device = 'web'): Promise<LoginResult> {
+  async login(userId: string, password: string, device: Device = 'web', deviceId?: string): Promise<LoginResult> {
     const body = await this.call('/v1/login', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ user_id: userId, password, device }),
+      body: JSON.stringify({ user_id: userId, password, device, ...(deviceId === undefined ? {} : { device_id: deviceId }) }),
     });
     return body as unknown as LoginResult;
   }
 
-  /** Which sign-in methods the router offers (§2.5): show "Sign in with <label>" when `sso` is not null. */
+  /** Which sign-in methods the router offers (§2.9): show "Sign in with <label>" when `sso` is not null. */
   async authMethods(): Promise<AuthMethods> {
     const body = await this.call('/v1/auth/methods', { method: 'GET', headers: {} });
     const sso = body['sso'];
@@ -52,13 +52,13 @@ export class RouterApi {
     return { password: body['password'] === true, sso: null };
   }
 
-  /** The URL that starts a single sign-on (§2.5), for a browser navigation (not a fetch). */
+  /** The URL that starts a single sign-on (§2.9), for a browser navigation (not a fetch). */
   ssoStartUrl(start: string, device: Device = 'web'): string {
     return `${this.baseUrl}${start}?device=${device}`;
   }
 
   /**
-   * Trades the one-time handoff of `/#sso=<handoff>` for a session (§2.5): the same answer as `login`; rejects
+   * Trades the one-time handoff of `/#sso=<handoff>` for a session (§2.9): the same answer as `login`; rejects
    * with a RouterError (`invalid_handoff` when it is used or over 60 s old: start the sign-in again).
    */
   async ssoExchange(handoff: string, deviceId?: string): Promise<LoginResult> {
@@ -68,6 +68,34 @@ export class RouterApi {
       body: JSON.stringify(deviceId === undefined ? { handoff } : { handoff, device_id: deviceId }),
     });
     return body as unknown as LoginResult;
+  }
+
+  /** Trades a refresh token for a new token pair (§2.5); a 401 (`refresh_revoked`, `refresh_reused` …) means "sign in again". */
+  async refresh(refreshToken: string): Promise<LoginResult> {
+    const body = await this.call('/v1/refresh', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+    return body as unknown as LoginResult;
+  }
+
+  /** Ends this device's sign-in (§2.6). */
+  async logout(refreshToken: string): Promise<void> {
+    await this.call('/v1/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+    });
+  }
+
+  /** Changes the password (§2.7): every session of the user ends, this one too; log in again with the new one. */
+  async changePassword(userId: string, password: string, newPassword: string): Promise<void> {
+    await this.call('/v1/password', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ user_id: userId, password, new_password: newPassword }),
+    });
   }
 
   /** Asks which node holds the user of `token` now (§2.2); a 401 means "log in again". */

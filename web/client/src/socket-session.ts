@@ -2,6 +2,7 @@
 // (close-codes.ts) between ending with a reason and reconnecting through the router (§12, §13.1) with backoff.
 
 import { backoffDelayMs, decideOnClose, type EndReason } from './close-codes.js';
+import { fixedToken, RENEW_MARGIN_MS, type TokenSource } from './credentials.js';
 import { CLOSE_ABNORMAL, CLOSE_HEARTBEAT_LOST, Connection, type ConnectionOptions, type RawPush } from './connection.js';
 import { RequestTimeoutError, RouterError, SessionEndedError } from './errors.js';
 import type { LaunchMode, NodeAddress } from './protocol.js';
@@ -10,7 +11,10 @@ import type { ConnectionState, Transport, TransportListener } from './transport.
 
 /** What a socket session needs. */
 export interface SocketSessionOptions {
-  token: string;
+  /** A fixed access token (tests, tools); `credentials` wins when both are given. */
+  token?: string;
+  /** The device's renewable tokens: renewed before expiry while this tab holds the connection, and after a 4002. */
+  credentials?: TokenSource;
   router: RouterApi;
   /** The node named by the login reply; used for the first connection only (later ones ask the router). */
   node?: NodeAddress;
@@ -38,10 +42,13 @@ export class SocketSession implements Transport {
   private stopped = false;
   private started = false;
   private generation = 0;
+  private renewTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly tokens: TokenSource;
 
   constructor(private readonly options: SocketSessionOptions) {
     this.launch = options.launch ?? 'manual';
     this.nextNode = options.node;
+    this.tokens = options.credentials ?? fixedToken(options.token ?? '');
   }
 
   get state(): ConnectionState {
@@ -76,6 +83,7 @@ export class SocketSession implements Transport {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.renewTimer !== undefined) clearTimeout(this.renewTimer);
     this.connection?.close(1000, 'tab closing');
     this.connection = undefined;
     if (this.current.status !== 'ended') this.end('closed', null, 'the client was closed');
@@ -111,12 +119,27 @@ export class SocketSession implements Transport {
     const generation = ++this.generation;
     let node = this.nextNode;
     this.nextNode = undefined;
+    let token: string;
     try {
-      if (node === undefined) node = await this.options.router.assign(this.options.token);
+      token = await this.tokens.fresh();
+      if (node === undefined) {
+        try {
+          node = await this.options.router.assign(token);
+        } catch (e) {
+          // An access token the router no longer accepts (expired while offline): renew once and ask again.
+          if (!(e instanceof RouterError && e.status === 401 && this.tokens.renewable)) throw e;
+          token = await this.tokens.renew();
+          node = await this.options.router.assign(token);
+        }
+      }
     } catch (e) {
       if (generation !== this.generation || this.stopped) return;
       if (e instanceof RouterError && e.status === 401) {
         this.end('auth_failed', null, `the router refused the token (${e.message}): log in again`);
+        return;
+      }
+      if (e instanceof RouterError && e.status === 403) {
+        this.end('user_unavailable', null, e.message);
         return;
       }
       this.lost(CLOSE_ABNORMAL);
@@ -125,7 +148,7 @@ export class SocketSession implements Transport {
     if (generation !== this.generation || this.stopped) return;
     const connection = new Connection(
       node.url,
-      this.options.token,
+      token,
       this.launch,
       (push) => this.onPush(connection, push),
       (code, reason) => this.onClose(connection, code, reason),
@@ -142,6 +165,7 @@ export class SocketSession implements Transport {
     }
     if (this.connection !== connection || !connection.isOpen) return;
     this.connectedAt = Date.now();
+    this.scheduleRenewal();
     this.setState({ status: 'online', since: Date.now(), connectionId: `${node.id}/${Date.now()}/${generation}` });
   }
 
@@ -163,6 +187,11 @@ export class SocketSession implements Transport {
     this.connection = undefined;
     if (this.stopped) return;
     const decision = decideOnClose(code);
+    if (code === 4002 && this.tokens.renewable) {
+      // The access token expired: renew it and reconnect; only an ended sign-in ends the session.
+      void this.renewThenReconnect(code);
+      return;
+    }
     if (decision.kind === 'end') {
       const message = decision.reason === 'evicted' && this.evictedReason !== undefined ? this.evictedReason : reason;
       this.end(decision.reason, code, message);
@@ -177,6 +206,39 @@ export class SocketSession implements Transport {
       return;
     }
     this.lost(code);
+  }
+
+  private async renewThenReconnect(code: number): Promise<void> {
+    try {
+      await this.tokens.renew();
+    } catch (e) {
+      if (this.stopped) return;
+      if (e instanceof RouterError && e.status >= 400 && e.status < 500 && e.status !== 429) {
+        this.end('token_expired', code, `${e.message}`);
+        return;
+      }
+      this.lost(code);
+      return;
+    }
+    if (!this.stopped) this.lost(code, 0);
+  }
+
+  /** Renews the access token a minute before it expires while this tab holds the connection: the file API and
+   * the next reconnect then always have a valid one. A failed renewal is retried at the next connect. */
+  private scheduleRenewal(): void {
+    if (this.renewTimer !== undefined) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    const expires = this.tokens.expiresAtMs();
+    if (!this.tokens.renewable || expires === null || this.stopped) return;
+    const delay = Math.max(1_000, expires - Date.now() - RENEW_MARGIN_MS);
+    this.renewTimer = setTimeout(() => {
+      this.renewTimer = undefined;
+      if (this.stopped) return;
+      void this.tokens.fresh().then(
+        () => this.scheduleRenewal(),
+        () => undefined,
+      );
+    }, Math.min(delay, 2 ** 31 - 1));
   }
 
   /** Schedules the next connection attempt, keeping the `since` of a reconnect streak. */

@@ -69,7 +69,7 @@ describe('RouterApi', () => {
     await expect(api.assign('old')).rejects.toMatchObject({ status: 401, code: 'invalid_token' });
   });
 
-  it('lists the sign-in methods and trades a single sign-on handoff for a session (§2.5)', async () => {
+  it('lists the sign-in methods and trades a single sign-on handoff for a session (§2.9)', async () => {
     const api = new RouterApi({ baseUrl: base });
     expect(await api.authMethods()).toEqual({ password: true, sso: { label: 'Example Corp', start: '/v1/sso/start' } });
     expect(api.ssoStartUrl('/v1/sso/start')).toBe(`${base.replace(/\/$/, '')}/v1/sso/start?device=web`);

@@ -3,7 +3,7 @@ import { IndexedDbOutboxStore, SendjayClient, type LoginResult, type Settings } 
 import { t } from '../i18n.ts';
 import { notificationFor, showNotification } from '../notifications.ts';
 import { currentRoute, isPopup, launchMode, routeUrl, type Route } from '../route.ts';
-import { clearSession, loadSession, saveSession } from '../session-store.ts';
+import { clearSession, isSessionChange, loadSession, saveSession, updateSession } from '../session-store.ts';
 import { isWatching, useClientEvent, useWatching } from '../use-client.ts';
 import { AlreadyRunningOffer } from './AlreadyRunningOffer.tsx';
 import { ConnectionStatus } from './ConnectionStatus.tsx';
@@ -32,7 +32,7 @@ export function App() {
   }
   return (
     <Messenger
-      key={login.token}
+      key={`${login.user_id}/${login.device_id}`}
       login={login}
       onSignedOut={(message) => {
         clearSession();
@@ -49,6 +49,7 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
     () =>
       new SendjayClient({
         login: props.login,
+        onRenewed: updateSession,
         launch: launchMode,
         outbox: new IndexedDbOutboxStore(props.login.user_id),
       }),
@@ -64,10 +65,18 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
     client.start();
     const onPop = () => setRoute(currentRoute());
     window.addEventListener('popstate', onPop);
+    // Another tab renewed the tokens: take the new pair (the old refresh token is used up).
+    const onStorage = (e: StorageEvent) => {
+      if (!isSessionChange(e)) return;
+      const stored = loadSession();
+      if (stored !== null) client.credentials.adopt(stored);
+    };
+    window.addEventListener('storage', onStorage);
     const onUnload = () => client.close();
     window.addEventListener('pagehide', onUnload);
     return () => {
       window.removeEventListener('popstate', onPop);
+      window.removeEventListener('storage', onStorage);
       window.removeEventListener('pagehide', onUnload);
       client.close();
     };
@@ -171,7 +180,7 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
         {route.screen === 'room' && (
           <RoomView client={client} roomId={route.roomId} watching={watching} popup={false} onBack={() => go({ screen: 'rooms' })} />
         )}
-        {route.screen === 'settings' && <SettingsScreen client={client} onBack={() => go({ screen: 'rooms' })} />}
+        {route.screen === 'settings' && <SettingsScreen client={client} onBack={() => go({ screen: 'rooms' })} onPasswordChanged={() => props.onSignedOut(t.passwordChanged)} />}
         {route.screen === 'rooms' && <p class="empty">{t.rooms}</p>}
       </main>
     </div>

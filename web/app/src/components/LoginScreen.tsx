@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { RouterApi, type AuthMethods, type LoginResult } from '@sendjay/client';
 import { t } from '../i18n.ts';
+import { deviceIdFor } from '../session-store.ts';
 import { ssoReturn } from '../sso-return.ts';
 
 /** Whether this page load still has a single sign-on handoff to exchange (once per load). */
@@ -8,7 +9,7 @@ let handoffPending = ssoReturn !== null && 'handoff' in ssoReturn;
 
 /**
  * The sign-in form: user id and password, device `web`; and "Sign in with <label>" when the router offers single
- * sign-on (§2.5), whose return (`#sso=` / `#sso_error=`) is handled here.
+ * sign-on (§2.9), whose return (`#sso=` / `#sso_error=`) is handled here.
  */
 export function LoginScreen(props: { notice: string | null; onSignedIn: (login: LoginResult, remember: boolean) => void }) {
   const [userId, setUserId] = useState('');
@@ -26,7 +27,7 @@ export function LoginScreen(props: { notice: string | null; onSignedIn: (login: 
     if (ssoReturn !== null && 'handoff' in ssoReturn && handoffPending) {
       handoffPending = false;
       setBusy(true);
-      api.ssoExchange(ssoReturn.handoff).then(
+      api.ssoExchange(ssoReturn.handoff, deviceIdFor(remember)).then(
         (login) => props.onSignedIn(login, remember),
         (err: unknown) => {
           setError(err instanceof Error ? err.message : String(err));
@@ -46,7 +47,7 @@ export function LoginScreen(props: { notice: string | null; onSignedIn: (login: 
     setBusy(true);
     setError(null);
     try {
-      const login = await new RouterApi().login(userId.trim(), password, 'web');
+      const login = await new RouterApi().login(userId.trim(), password, 'web', deviceIdFor(remember));
       props.onSignedIn(login, remember);
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));

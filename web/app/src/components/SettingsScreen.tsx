@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { SendjayClient, Settings } from '@sendjay/client';
 import { t } from '../i18n.ts';
+import { ChangePasswordForm } from './ChangePasswordForm.tsx';
 
 /** The stored notification settings (shared with the user's other devices). */
-export function SettingsScreen(props: { client: SendjayClient; onBack: () => void }) {
+export function SettingsScreen(props: { client: SendjayClient; onBack: () => void; onPasswordChanged: () => void }) {
   const { client } = props;
   const [settings, setSettings] = useState<Settings | null>(null);
   const [status, setStatus] = useState('');
@@ -71,6 +72,7 @@ export function SettingsScreen(props: { client: SendjayClient; onBack: () => voi
         <button type="submit">{t.save}</button>
         <p role="status">{status}</p>
       </form>
+      <ChangePasswordForm userId={client.userId} onChanged={props.onPasswordChanged} />
     </section>
   );
 }

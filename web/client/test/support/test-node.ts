@@ -7,6 +7,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { Message, RoomSummary } from '../../src/protocol.js';
+import type { LoginResult } from '../../src/protocol.js';
 import type { FetchLike } from '../../src/router.js';
 import { msg } from './messages.js';
 
@@ -276,8 +277,10 @@ export class TestNode {
 }
 
 /** A LoginResult whose token is the user id (the test node reads it back from the subprotocol). */
-export function loginFor(user: string, node: TestNode): { token: string; user_id: string; device: 'web'; expires_at: number; node: { id: string; url: string } } {
-  return { token: user, user_id: user, device: 'web', expires_at: Math.floor(Date.now() / 1000) + 3600, node: { id: 'n-test', url: node.url } };
+export function loginFor(user: string, node: TestNode): LoginResult {
+  const now = Math.floor(Date.now() / 1000);
+  // No refresh token: these sessions never renew (credentials.test.ts covers renewal).
+  return { token: user, user_id: user, device: 'web', expires_at: now + 3600, node: { id: 'n-test', url: node.url }, device_id: 'test-device', refresh_token: '', refresh_expires_at: now + 86_400 };
 }
 
 /** Waits until `check` is true (polling every 10 ms), or fails after `ms`. */
