@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sendjay's test command (also what CI runs, through .ci/run):
 #
-#   1. installs what the tests need when it is missing (PostgreSQL, Redis, curl; apt-get on Debian)
+#   1. installs what the tests need when it is missing (PostgreSQL, Redis, curl; apt-get on Debian; Node.js and
+#      npm ci in testkit/oidc for the OpenID provider of the single sign-on tests)
 #   2. cargo test --workspace --all-targets           (the unit and integration tests)
 #   3. an end-to-end smoke test: a local cluster (deploy/local/cluster.sh --detach) with 2 nodes, the terminal
 #      chat client as alice sending and as bob and dave receiving, then deploy/local/stop.sh
@@ -36,6 +37,10 @@ section "1/4 dependencies"
 ensure_runtime_deps
 ensure_cargo
 ensure_moto
+# The single sign-on tests (router/tests/sso.rs) sign in at a real OpenID provider: oidc-provider under Node.js
+# (testkit/oidc, started by testkit/src/oidc.rs).
+ensure_node
+npm_ci "$ROOT/testkit/oidc"
 # HOOK (prometheus): the observability check below (scripts/observability-test.sh) installs the Debian package
 # prometheus itself when it is missing. Set SENDJAY_NEEDS_PROMETHEUS=1 to install it here up front instead.
 if [ "${SENDJAY_NEEDS_PROMETHEUS:-0}" = 1 ]; then
@@ -281,6 +286,7 @@ web_browser() {
         [ "$rc" = 124 ] && say "the browser tests took over 5 minutes and were stopped"
         # The tests stop their cluster themselves; this catches one left by a run that was killed.
         bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster" --purge >/dev/null 2>&1 || true
+        bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster-sso" --purge >/dev/null 2>&1 || true
         return "$rc"
     )
 }

@@ -11,6 +11,8 @@
 //! | `<p>:node:<node>` | hash, expiring | a node's announcement: url, version, connections, draining |
 //! | `<p>:node:<node>:users` | set | users with a session on that node, for cleanup when it dies |
 //! | `<p>:nodes` | set | ids of announced nodes (stale ids are swept by survivors) |
+//! | `<p>:sso:state:<state>` | string, 10 min | a started single sign-on: PKCE verifier, nonce, device (router, single use) |
+//! | `<p>:sso:handoff:<handoff>` | string, 60 s | a finished single sign-on waiting for `/v1/sso/exchange` (router, single use) |
 //! | channel `<p>:room:<room>` | pub/sub | pushes for a room's members (encoded `ServerFrame`s) |
 //! | channel `<p>:user:<user>` | pub/sub | [`crate::bus::UserEvent`]s for one user's sessions |
 
@@ -62,6 +64,16 @@ impl KeySchema {
     /// The set of announced node ids.
     pub fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
+    }
+
+    /// A started single sign-on, under its OAuth `state` (the router takes it once, with GETDEL).
+    pub fn sso_state(&self, state: &str) -> String {
+        format!("{}:sso:state:{state}", self.prefix)
+    }
+
+    /// A finished single sign-on waiting for the client to exchange its one-time handoff.
+    pub fn sso_handoff(&self, handoff: &str) -> String {
+        format!("{}:sso:handoff:{handoff}", self.prefix)
     }
 
     /// The pub/sub channel of a room.

@@ -91,6 +91,32 @@ pub struct RouterConfig {
     /// Take the source address from the last X-Forwarded-For entry (only behind a proxy that sets it).
     #[arg(long, env = "SENDJAY_LOGIN_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub login_trust_forwarded_for: bool,
+    /// Issuer URL of the company's OpenID provider (single sign-on); unset turns single sign-on off.
+    #[arg(long, env = "SENDJAY_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client id sendjay is registered with at the OpenID provider.
+    #[arg(long, env = "SENDJAY_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret of that registration.
+    #[arg(long, env = "SENDJAY_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The redirect URL registered at the provider: this router's public `/v1/sso/callback`.
+    #[arg(long, env = "SENDJAY_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// The ID-token claim whose value is the sendjay user id (the HR import's id).
+    #[arg(
+        long,
+        env = "SENDJAY_OIDC_USER_CLAIM",
+        default_value = "preferred_username"
+    )]
+    pub oidc_user_claim: String,
+    /// The sign-in button's text in the clients.
+    #[arg(
+        long,
+        env = "SENDJAY_OIDC_LABEL",
+        default_value = "the company account"
+    )]
+    pub oidc_label: String,
 }
 
 impl RouterConfig {
@@ -207,6 +233,7 @@ impl RouterConfig {
                 "SENDJAY_LOG_FORMAT: must be `text` or `json`".into(),
             ));
         }
+        self.validate_oidc()?;
         if let Some(dir) = &self.web_dir {
             if !dir.join("index.html").is_file() {
                 return Err(RouterError::Config(format!(
@@ -214,6 +241,61 @@ impl RouterConfig {
                     dir.display()
                 )));
             }
+        }
+        Ok(())
+    }
+
+    /// Single sign-on needs all four of issuer, client id, secret and redirect URL, or none of them.
+    fn validate_oidc(&self) -> Result<(), RouterError> {
+        let Some(issuer) = &self.oidc_issuer else {
+            for (name, value) in [
+                ("SENDJAY_OIDC_CLIENT_ID", &self.oidc_client_id),
+                ("SENDJAY_OIDC_CLIENT_SECRET", &self.oidc_client_secret),
+                ("SENDJAY_OIDC_REDIRECT_URL", &self.oidc_redirect_url),
+            ] {
+                if value.is_some() {
+                    return Err(RouterError::Config(format!(
+                        "{name}: set, but SENDJAY_OIDC_ISSUER is not; set the issuer to turn single sign-on on, or unset {name}"
+                    )));
+                }
+            }
+            return Ok(());
+        };
+        let is_url = |v: &str| v.starts_with("https://") || v.starts_with("http://");
+        if !is_url(issuer) {
+            return Err(RouterError::Config(
+                "SENDJAY_OIDC_ISSUER: must be an http(s) URL, the provider's issuer (its /.well-known/openid-configuration lives below it)".into(),
+            ));
+        }
+        for (name, value) in [
+            ("SENDJAY_OIDC_CLIENT_ID", &self.oidc_client_id),
+            ("SENDJAY_OIDC_CLIENT_SECRET", &self.oidc_client_secret),
+        ] {
+            if !matches!(value.as_deref(), Some(v) if !v.is_empty()) {
+                return Err(RouterError::Config(format!(
+                    "{name}: required when SENDJAY_OIDC_ISSUER is set (from sendjay's client registration at the provider)"
+                )));
+            }
+        }
+        let redirect_ok = self
+            .oidc_redirect_url
+            .as_deref()
+            .is_some_and(|v| is_url(v) && v.ends_with("/v1/sso/callback"));
+        if !redirect_ok {
+            return Err(RouterError::Config(
+                "SENDJAY_OIDC_REDIRECT_URL: required when SENDJAY_OIDC_ISSUER is set: the public URL of this router's /v1/sso/callback, as registered at the provider".into(),
+            ));
+        }
+        if self.oidc_user_claim.is_empty() {
+            return Err(RouterError::Config(
+                "SENDJAY_OIDC_USER_CLAIM: must name an ID-token claim (default preferred_username)"
+                    .into(),
+            ));
+        }
+        if self.oidc_label.trim().is_empty() || self.oidc_label.len() > 64 {
+            return Err(RouterError::Config(
+                "SENDJAY_OIDC_LABEL: must be 1-64 characters".into(),
+            ));
         }
         Ok(())
     }

@@ -91,6 +91,10 @@ async fn dispatch(
         (&Method::POST, "/v1/password") => {
             crate::session_http::change_password(req, peer, &ctx).await
         }
+        (&Method::GET, "/v1/auth/methods") => crate::sso_http::methods(&ctx),
+        (&Method::GET, "/v1/sso/start") => crate::sso_http::start(&req, peer, &ctx).await,
+        (&Method::GET, "/v1/sso/callback") => crate::sso_http::callback(&req, peer, &ctx).await,
+        (&Method::POST, "/v1/sso/exchange") => crate::sso_http::exchange(req, peer, &ctx).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n".into()),
         (&Method::GET, "/readyz") => match ctx.readiness().await {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),

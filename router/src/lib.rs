@@ -19,6 +19,9 @@ pub mod seed;
 pub mod session_close;
 pub mod session_http;
 pub mod sign_in;
+pub mod sso;
+pub mod sso_http;
+pub mod sso_state;
 pub mod web_app;
 
 use std::net::SocketAddr;
@@ -62,6 +65,10 @@ pub struct RouterContext {
     /// An argon2 hash of a random password, made at start-up with the same parameters as real ones:
     /// unknown users are checked against it, so they take as long to refuse as a wrong password.
     pub dummy_password_hash: String,
+    /// Single sign-on with the company's OpenID provider; `None` when it is not configured.
+    pub sso: Option<sso::Sso>,
+    /// The single-use records of sign-ons in progress.
+    pub sso_store: sso_state::SsoStore,
 }
 
 impl RouterContext {
@@ -153,6 +160,8 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
     let keys = KeySchema::new(&config.redis_prefix);
     let login_throttle = login_throttle::LoginThrottle::new(&config, redis.clone(), keys.clone());
     let dummy_password_hash = accounts::hash_password(&uuid::Uuid::new_v4().to_string())?;
+    let sso = sso::Sso::from_config(&config)?;
+    let sso_store = sso_state::SsoStore::new(redis.clone(), keys.clone());
     let nodes = NodeDirectory::new(
         redis.clone(),
         keys.clone(),
@@ -173,7 +182,17 @@ pub async fn start(config: RouterConfig) -> Result<RunningRouter, RouterError> {
         metrics,
         login_throttle,
         dummy_password_hash,
+        sso,
+        sso_store,
     });
+    if ctx.sso.is_some() {
+        let warm = ctx.clone();
+        tokio::spawn(async move {
+            if let Some(sso) = &warm.sso {
+                sso.warm_up().await;
+            }
+        });
+    }
     let task = tokio::spawn(accept_loop(listener, ctx.clone()));
     tracing::info!(%addr, "router started");
     Ok(RunningRouter { addr, ctx, task })

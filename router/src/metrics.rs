@@ -58,8 +58,20 @@ pub const LATENCY_BUCKETS: [f64; 15] = [
 ];
 
 /// Route label values.
-pub const ROUTES: [&str; 9] = [
-    "login", "refresh", "logout", "password", "assign", "healthz", "readyz", "metrics", "other",
+pub const ROUTES: [&str; 13] = [
+    "login",
+    "refresh",
+    "logout",
+    "password",
+    "assign",
+    "auth_methods",
+    "sso_start",
+    "sso_callback",
+    "sso_exchange",
+    "healthz",
+    "readyz",
+    "metrics",
+    "other",
 ];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -161,6 +173,11 @@ fn register() {
         "refresh_revoked",
         "refresh_reused",
         "weak_password",
+        "sso_not_configured",
+        "sso_unavailable",
+        "sso_failed",
+        "unknown_user",
+        "invalid_handoff",
     ] {
         counter!(HTTP_ERRORS, "error" => error).increment(0);
     }
@@ -182,6 +199,10 @@ pub fn route_label(path: &str) -> &'static str {
         "/v1/logout" => "logout",
         "/v1/password" => "password",
         "/v1/assign" => "assign",
+        "/v1/auth/methods" => "auth_methods",
+        "/v1/sso/start" => "sso_start",
+        "/v1/sso/callback" => "sso_callback",
+        "/v1/sso/exchange" => "sso_exchange",
         "/healthz" => "healthz",
         "/readyz" => "readyz",
         "/metrics" => "metrics",

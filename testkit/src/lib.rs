@@ -9,6 +9,7 @@
 //!   each test its own database, cloned from a template that already has the sendjay schema, so tests are
 //!   isolated without paying for a server or a migration run each.
 //! * [`S3Server::start`] starts a moto S3 server per call (file storage tests), killed on drop.
+//! * [`OidcProvider::start`] starts a real OpenID provider (Node.js `oidc-provider`) per call, killed on drop.
 //! * [`RedisServer::start`] starts one `redis-server` per call, killed on drop; tests can stop and restart it
 //!   to simulate Redis going away.
 //!
@@ -17,11 +18,13 @@
 //! once it is gone, stops the server and removes its directory.
 #![forbid(unsafe_code)]
 
+pub mod oidc;
 mod postgres;
 mod redis;
 mod redis_cluster;
 pub mod s3;
 
+pub use oidc::OidcProvider;
 pub use postgres::{postgres, PgServer};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;

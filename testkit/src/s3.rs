@@ -161,7 +161,7 @@ impl Drop for S3Server {
 }
 
 /// Sends a bodiless HTTP/1.1 request and returns the status code.
-async fn request(port: u16, method: &str, path: &str) -> Option<u16> {
+pub(crate) async fn request(port: u16, method: &str, path: &str) -> Option<u16> {
     let exchange = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
         let req = format!(

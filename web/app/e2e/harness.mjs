@@ -18,10 +18,17 @@ export const ROOT = resolve(here, '../../..');
 /** Where the screenshots of the main screens go (committed, linked from README.md). */
 export const SCREENSHOTS = process.env.SENDJAY_E2E_SCREENSHOTS ?? join(ROOT, 'docs/screenshots');
 
-/** Starts a cluster with 2 nodes; returns its cluster.env as an object plus `stop()`. */
-export function startCluster() {
+/**
+ * Starts a cluster with 2 nodes; returns its cluster.env as an object plus `stop()`. `env` is added to the
+ * environment of cluster.sh (and so of the router and nodes); `stateSuffix` keeps a second test file's cluster
+ * apart from the first's under SENDJAY_E2E_STATE_DIR.
+ */
+export function startCluster({ env: extraEnv = {}, stateSuffix = '' } = {}) {
   // SENDJAY_E2E_STATE_DIR lets scripts/test.sh stop a cluster this process could not (killed by its time limit).
-  const stateDir = process.env.SENDJAY_E2E_STATE_DIR ?? mkdtempSync(join(tmpdir(), 'sendjay-e2e-'));
+  const stateDir =
+    process.env.SENDJAY_E2E_STATE_DIR !== undefined
+      ? process.env.SENDJAY_E2E_STATE_DIR + stateSuffix
+      : mkdtempSync(join(tmpdir(), 'sendjay-e2e-'));
   mkdirSync(stateDir, { recursive: true });
   for (const signal of ['SIGTERM', 'SIGINT']) {
     process.once(signal, () => {
@@ -33,7 +40,11 @@ export function startCluster() {
   if ((process.env.SENDJAY_E2E_PROFILE ?? 'debug') === 'debug') args.push('--debug');
   const log = join(stateDir, 'cluster.out');
   try {
-    execFileSync('bash', ['-c', `bash ${args.map((a) => `'${a}'`).join(' ')} >'${log}' 2>&1`], { cwd: ROOT, timeout: 180_000 });
+    execFileSync('bash', ['-c', `bash ${args.map((a) => `'${a}'`).join(' ')} >'${log}' 2>&1`], {
+      cwd: ROOT,
+      timeout: 180_000,
+      env: { ...process.env, ...extraEnv },
+    });
   } catch (e) {
     let out = '';
     try {

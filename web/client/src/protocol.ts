@@ -335,6 +335,13 @@ export interface LoginResult {
   refresh_expires_at: number;
 }
 
+/** The sign-in methods a router offers (`GET /v1/auth/methods`, §2.9). */
+export interface AuthMethods {
+  password: boolean;
+  /** Single sign-on with the company's OpenID provider; `null` when it is not configured. */
+  sso: { label: string; start: string } | null;
+}
+
 /** A node the router assigned (§2.1, §2.2). */
 export interface NodeAddress {
   id: string;

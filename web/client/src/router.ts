@@ -4,7 +4,7 @@
 // CORS). Tests and other embeddings pass `baseUrl` (e.g. `http://127.0.0.1:8080`).
 
 import { RouterError } from './errors.js';
-import type { Device, LoginResult, NodeAddress } from './protocol.js';
+import type { AuthMethods, Device, LoginResult, NodeAddress } from './protocol.js';
 
 /** A `fetch` function (the global one by default; injectable for tests). */
 export type FetchLike = (input: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => Promise<{
@@ -37,6 +37,35 @@ export class RouterApi {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ user_id: userId, password, device, ...(deviceId === undefined ? {} : { device_id: deviceId }) }),
+    });
+    return body as unknown as LoginResult;
+  }
+
+  /** Which sign-in methods the router offers (§2.9): show "Sign in with <label>" when `sso` is not null. */
+  async authMethods(): Promise<AuthMethods> {
+    const body = await this.call('/v1/auth/methods', { method: 'GET', headers: {} });
+    const sso = body['sso'];
+    if (typeof sso === 'object' && sso !== null) {
+      const { label, start } = sso as Record<string, unknown>;
+      if (typeof label === 'string' && typeof start === 'string') return { password: body['password'] === true, sso: { label, start } };
+    }
+    return { password: body['password'] === true, sso: null };
+  }
+
+  /** The URL that starts a single sign-on (§2.9), for a browser navigation (not a fetch). */
+  ssoStartUrl(start: string, device: Device = 'web'): string {
+    return `${this.baseUrl}${start}?device=${device}`;
+  }
+
+  /**
+   * Trades the one-time handoff of `/#sso=<handoff>` for a session (§2.9): the same answer as `login`; rejects
+   * with a RouterError (`invalid_handoff` when it is used or over 60 s old: start the sign-in again).
+   */
+  async ssoExchange(handoff: string, deviceId?: string): Promise<LoginResult> {
+    const body = await this.call('/v1/sso/exchange', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(deviceId === undefined ? { handoff } : { handoff, device_id: deviceId }),
     });
     return body as unknown as LoginResult;
   }

@@ -26,6 +26,12 @@ describe('RouterApi', () => {
           if (password !== 'sendjay') return send(401, { error: 'invalid_credentials', message: 'wrong password' });
           return send(200, { token: 'jwt', user_id, device: 'web', expires_at: 2_000_000_000, node: { id: 'n-1', url: 'ws://127.0.0.1:1/v1/ws' } });
         }
+        if (req.url === '/v1/auth/methods') return send(200, { password: true, sso: { label: 'Example Corp', start: '/v1/sso/start' } });
+        if (req.url === '/v1/sso/exchange') {
+          const { handoff } = JSON.parse(body) as { handoff: string };
+          if (handoff !== 'h1') return send(401, { error: 'invalid_handoff', message: 'start the sign-in again' });
+          return send(200, { token: 'jwt', user_id: 'alice', device: 'web', expires_at: 2_000_000_000, node: { id: 'n-1', url: 'ws://127.0.0.1:1/v1/ws' } });
+        }
         if (req.url === '/v1/assign') {
           if (req.headers.authorization !== 'Bearer jwt') return send(401, { error: 'invalid_token', message: 'log in again' });
           return send(200, { node: { id: 'n-2', url: 'ws://127.0.0.1:2/v1/ws' } });
@@ -61,6 +67,17 @@ describe('RouterApi', () => {
     expect(await api.assign('jwt')).toEqual({ id: 'n-2', url: 'ws://127.0.0.1:2/v1/ws' });
     expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/v1/assign', auth: 'Bearer jwt' });
     await expect(api.assign('old')).rejects.toMatchObject({ status: 401, code: 'invalid_token' });
+  });
+
+  it('lists the sign-in methods and trades a single sign-on handoff for a session (§2.9)', async () => {
+    const api = new RouterApi({ baseUrl: base });
+    expect(await api.authMethods()).toEqual({ password: true, sso: { label: 'Example Corp', start: '/v1/sso/start' } });
+    expect(api.ssoStartUrl('/v1/sso/start')).toBe(`${base.replace(/\/$/, '')}/v1/sso/start?device=web`);
+    expect(await api.ssoExchange('h1')).toMatchObject({ token: 'jwt', user_id: 'alice' });
+    expect(JSON.parse(seen.at(-1)?.body ?? '{}')).toEqual({ handoff: 'h1' });
+    await api.ssoExchange('h1', 'phone-1').catch(() => undefined);
+    expect(JSON.parse(seen.at(-1)?.body ?? '{}')).toEqual({ handoff: 'h1', device_id: 'phone-1' });
+    await expect(api.ssoExchange('used')).rejects.toMatchObject({ status: 401, code: 'invalid_handoff', retryable: false });
   });
 
   it('reports an unreachable router as retryable (status 0) and a non-JSON error page by its status', async () => {
