@@ -138,8 +138,9 @@ pub struct NodeConfig {
         default_value_t = 3600
     )]
     pub files_transfer_timeout_secs: u64,
-    /// Most MB/s (10^6 bytes) of file uploads and downloads together through this node; 0 = no limit.
-    #[arg(long, env = "SENDJAY_FILES_MAX_MB_PER_SEC", default_value_t = 0.0)]
+    /// Most MB/s (10^6 bytes) of file uploads and downloads together through this node; 0 = no limit. The default
+    /// keeps chat delivery within the files-mixed target on a 2-core node (docs/benchmarks.md).
+    #[arg(long, env = "SENDJAY_FILES_MAX_MB_PER_SEC", default_value_t = 100.0)]
     pub files_max_mb_per_sec: f64,
     /// Seconds an upload that was never sent in a message is kept before the sweeper deletes it.
     #[arg(long, env = "SENDJAY_FILES_UNSENT_GRACE_SECS", default_value_t = 24 * 3600)]
