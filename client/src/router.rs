@@ -124,15 +124,24 @@ pub async fn login(
     let body =
         serde_json::json!({ "user_id": user, "password": password, "device": device }).to_string();
     let (status, bytes) = http(router, "POST", "/v1/login", None, Some(body)).await?;
+    answer(status, &bytes, "login")
+}
+
+/// The JSON body of a `200` answer, or `Refused` with the status and body (or why the body is unreadable).
+fn answer<T: serde::de::DeserializeOwned>(
+    status: u16,
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, RouterApiError> {
     if status != 200 {
         return Err(RouterApiError::Refused {
             status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: String::from_utf8_lossy(bytes).into_owned(),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|e| RouterApiError::Refused {
+    serde_json::from_slice(bytes).map_err(|e| RouterApiError::Refused {
         status,
-        body: format!("unreadable login answer: {e}"),
+        body: format!("unreadable {what} answer: {e}"),
     })
 }
 
@@ -141,31 +150,11 @@ pub async fn login(
 pub async fn refresh(router: &str, refresh_token: &str) -> Result<Login, RouterApiError> {
     let body = serde_json::json!({ "refresh_token": refresh_token }).to_string();
     let (status, bytes) = http(router, "POST", "/v1/refresh", None, Some(body)).await?;
-    if status != 200 {
-        return Err(RouterApiError::Refused {
-            status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        });
-    }
-    serde_json::from_slice(&bytes).map_err(|e| RouterApiError::Refused {
-        status,
-        body: format!("unreadable refresh answer: {e}"),
-    })
+    answer(status, &bytes, "refresh")
 }
 
 /// Asks which node a token's user belongs on.
 pub async fn assign(router: &str, token: &str) -> Result<NodeRef, RouterApiError> {
     let (status, bytes) = http(router, "GET", "/v1/assign", Some(token), None).await?;
-    if status != 200 {
-        return Err(RouterApiError::Refused {
-            status,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        });
-    }
-    serde_json::from_slice::<Assign>(&bytes)
-        .map(|a| a.node)
-        .map_err(|e| RouterApiError::Refused {
-            status,
-            body: format!("unreadable assign answer: {e}"),
-        })
+    answer::<Assign>(status, &bytes, "assign").map(|a| a.node)
 }

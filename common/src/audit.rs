@@ -38,9 +38,9 @@ pub const ADMIN_IMPORT: &str = "admin_import";
 
 /// One entry to append.
 #[derive(Debug, Clone)]
-pub struct AuditEntry<'a> {
+pub struct AuditEntry {
     /// Who acted: a user id, or `None` when unknown (a failed login) or the system.
-    pub actor: Option<&'a str>,
+    pub actor: Option<String>,
     /// What happened: one of the codes of this module.
     pub action: &'static str,
     /// To whom or what: a user id, or `room:<id>`.
@@ -51,11 +51,11 @@ pub struct AuditEntry<'a> {
     pub detail: serde_json::Value,
 }
 
-impl<'a> AuditEntry<'a> {
+impl AuditEntry {
     /// An entry with no subject, source or detail yet.
-    pub fn new(actor: Option<&'a str>, action: &'static str) -> AuditEntry<'a> {
+    pub fn new(actor: Option<&str>, action: &'static str) -> AuditEntry {
         AuditEntry {
-            actor,
+            actor: actor.map(str::to_owned),
             action,
             subject: None,
             source: None,
@@ -64,19 +64,19 @@ impl<'a> AuditEntry<'a> {
     }
 
     /// Names whom or what the action was done to.
-    pub fn subject(mut self, subject: impl Into<String>) -> AuditEntry<'a> {
+    pub fn subject(mut self, subject: impl Into<String>) -> AuditEntry {
         self.subject = Some(subject.into());
         self
     }
 
     /// Names where the action came from.
-    pub fn source(mut self, source: impl Into<String>) -> AuditEntry<'a> {
+    pub fn source(mut self, source: impl Into<String>) -> AuditEntry {
         self.source = Some(source.into());
         self
     }
 
     /// Sets the detail object.
-    pub fn detail(mut self, detail: serde_json::Value) -> AuditEntry<'a> {
+    pub fn detail(mut self, detail: serde_json::Value) -> AuditEntry {
         self.detail = detail;
         self
     }

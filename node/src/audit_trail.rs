@@ -13,7 +13,7 @@ use crate::registry::Conn;
 use crate::NodeContext;
 
 /// The entry a successful reply records, if it is an audited change.
-pub fn entry_for<'a>(conn: &'a Conn, reply: &Reply) -> Option<AuditEntry<'a>> {
+pub fn entry_for(conn: &Conn, reply: &Reply) -> Option<AuditEntry> {
     let actor = Some(&*conn.user);
     let entry = match reply {
         Reply::ResetPasskey { user_id } => {
@@ -52,26 +52,11 @@ pub fn record(ctx: &NodeContext, conn: &Conn, reply: &Reply) {
     let Some(entry) = entry_for(conn, reply) else {
         return;
     };
-    let AuditEntry {
-        actor,
-        action,
-        subject,
-        source,
-        detail,
-    } = entry;
-    let actor = actor.map(str::to_owned);
     let store = ctx.store.clone();
     tokio::spawn(async move {
-        let entry = AuditEntry {
-            actor: actor.as_deref(),
-            action,
-            subject,
-            source,
-            detail,
-        };
         if let Err(e) = store.write_audit(&entry).await {
             metrics::counter!(crate::metrics::AUDIT_WRITE_FAILURES).increment(1);
-            tracing::warn!(error = %e, action, "could not write an audit entry; check PostgreSQL");
+            tracing::warn!(error = %e, action = entry.action, "could not write an audit entry; check PostgreSQL");
         }
     });
 }

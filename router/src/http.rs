@@ -13,7 +13,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use sendjay_common::protocol::DeviceClass;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts;
 use crate::login_throttle::Verdict;
 use crate::nodes::NodeInfo;
 use crate::RouterContext;
@@ -199,53 +198,13 @@ async fn login(req: Request<Incoming>, peer: SocketAddr, ctx: &RouterContext) ->
             "device must be \"web\" or \"mobile\"",
         );
     };
-    if login.user_id.is_empty() || login.user_id.len() > 64 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "user_id must be 1-64 characters",
-        );
-    }
-    match ctx.login_throttle.check(&login.user_id, source).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Throttled { retry_after, limit }) => return throttled(retry_after, limit),
-        Err(e) => return unavailable(e),
-    }
-    let account = match accounts::load(&ctx.pool, &login.user_id).await {
-        Ok(account) => account,
-        Err(e) => return unavailable(e),
-    };
-    let invalid = || {
-        metrics::counter!(crate::metrics::LOGINS, "result" => "invalid_credentials").increment(1);
-        error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "unknown user or wrong password",
-        )
-    };
-    // An unknown user is checked against the dummy hash: refusing it takes as long as a wrong password.
-    let phc = account.as_ref().map_or_else(
-        || ctx.dummy_password_hash.clone(),
-        |a| a.password_hash.clone(),
-    );
-    let verified = accounts::verify_password(login.password, phc).await;
-    let Some(account) = account.filter(|_| verified) else {
-        if let Err(e) = ctx.login_throttle.failed(&login.user_id, source).await {
-            tracing::warn!(error = %e, "could not count a failed login in Redis");
-        }
-        crate::sign_in::audit_refused(
-            ctx,
-            &login.user_id,
-            source,
-            "password",
-            "invalid_credentials",
-        )
-        .await;
-        return invalid();
-    };
-    if let Err(e) = ctx.login_throttle.succeeded(&login.user_id, source).await {
-        tracing::debug!(error = %e, "could not clear the login failure counter in Redis");
-    }
+    let account =
+        match crate::password_check::check(ctx, &login.user_id, login.password, source, "password")
+            .await
+        {
+            Ok(account) => account,
+            Err(response) => return response,
+        };
     crate::sign_in::grant(
         ctx,
         crate::sign_in::SignIn {

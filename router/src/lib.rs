@@ -14,6 +14,7 @@ pub mod load_seed;
 pub mod login_throttle;
 pub mod metrics;
 pub mod nodes;
+pub mod password_check;
 pub mod refresh_tokens;
 pub mod seed;
 pub mod session_close;

@@ -224,13 +224,6 @@ pub async fn change_password(
         Ok(request) => request,
         Err(response) => return response,
     };
-    if request.user_id.is_empty() || request.user_id.len() > 64 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "user_id must be 1-64 characters",
-        );
-    }
     let chars = request.new_password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
         return error(
@@ -246,37 +239,17 @@ pub async fn change_password(
             "the new password must differ from the current one; choose another",
         );
     }
-    match ctx.login_throttle.check(&request.user_id, source).await {
-        Ok(Verdict::Allowed) => {}
-        Ok(Verdict::Throttled { retry_after, limit }) => return throttled(retry_after, limit),
-        Err(e) => return unavailable(e),
-    }
-    let account = match accounts::load(&ctx.pool, &request.user_id).await {
+    let account = match crate::password_check::check(
+        ctx,
+        &request.user_id,
+        request.password,
+        source,
+        "password_change",
+    )
+    .await
+    {
         Ok(account) => account,
-        Err(e) => return unavailable(e),
-    };
-    let phc = account.as_ref().map_or_else(
-        || ctx.dummy_password_hash.clone(),
-        |a| a.password_hash.clone(),
-    );
-    let verified = accounts::verify_password(request.password, phc).await;
-    let Some(account) = account.filter(|_| verified) else {
-        if let Err(e) = ctx.login_throttle.failed(&request.user_id, source).await {
-            tracing::warn!(error = %e, "could not count a failed password check in Redis");
-        }
-        crate::sign_in::audit_refused(
-            ctx,
-            &request.user_id,
-            source,
-            "password_change",
-            "invalid_credentials",
-        )
-        .await;
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "unknown user or wrong current password",
-        );
+        Err(response) => return response,
     };
     if account.retired {
         return error(

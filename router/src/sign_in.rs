@@ -89,10 +89,7 @@ pub async fn audit_refused(
     }
 }
 
-async fn write_audit(
-    ctx: &RouterContext,
-    entry: &AuditEntry<'_>,
-) -> Result<(), crate::RouterError> {
+async fn write_audit(ctx: &RouterContext, entry: &AuditEntry) -> Result<(), crate::RouterError> {
     let client = ctx.pool.get().await?;
     entry.write(&**client).await?;
     Ok(())

@@ -61,7 +61,7 @@ impl Store {
     /// Appends an audit entry (docs/operations.md, "Audit log").
     pub async fn write_audit(
         &self,
-        entry: &sendjay_common::audit::AuditEntry<'_>,
+        entry: &sendjay_common::audit::AuditEntry,
     ) -> Result<(), NodeError> {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("write_audit");
