@@ -21,7 +21,7 @@ describe('SocketSession: reconnect decisions', () => {
     await node.stop();
   });
 
-  const start = (launch: 'manual' | 'auto' = 'manual'): SocketSession => {
+  const start = (launch: 'manual' | 'auto' = 'manual', backoff: { random?: () => number; backoffBaseMs?: number } = {}): SocketSession => {
     session = new SocketSession({
       token: 'alice',
       router: new RouterApi({ baseUrl: 'http://router.test', fetch: node.fetch }),
@@ -29,6 +29,7 @@ describe('SocketSession: reconnect decisions', () => {
       launch,
       connection: { WebSocket: WS },
       backoffBaseMs: 50,
+      ...backoff,
     });
     session.subscribe({ push: () => undefined, state: (s) => states.push(s) });
     session.start();
@@ -119,10 +120,12 @@ describe('SocketSession: reconnect decisions', () => {
   });
 
   it('requests made while reconnecting wait for the new connection', async () => {
-    start();
+    // No jitter: the first retry waits the whole 500 ms, so the request below is surely made while reconnecting.
+    start('manual', { random: () => 1, backoffBaseMs: 500 });
     await until(() => session.state.status === 'online');
     node.crash();
     await until(() => session.state.status === 'reconnecting');
+    expect(node.connections).toHaveLength(1);
     const result = (await session.request('ping', undefined, 5000)) as { op: string };
     expect(result.op).toBe('ping');
   });
