@@ -119,8 +119,12 @@ export async function launchBrowser() {
 /** Records `new Notification(...)` calls in `window.__notifications` (permission granted). */
 export const RECORD_NOTIFICATIONS = `
   window.__notifications = [];
+  window.__notificationObjects = [];
   class RecordedNotification {
-    constructor(title, options) { window.__notifications.push({ title, body: options && options.body, tag: options && options.tag }); }
+    constructor(title, options) {
+      window.__notifications.push({ title, body: options && options.body, tag: options && options.tag });
+      window.__notificationObjects.push(this);
+    }
     close() {}
     static get permission() { return 'granted'; }
     static requestPermission() { return Promise.resolve('granted'); }

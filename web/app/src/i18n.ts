@@ -125,6 +125,15 @@ const en = {
   expiresOn: (d: string) => `kept until ${d}`,
   available: 'Available',
   language: 'Language',
+  forward: 'Forward',
+  forwarded: 'Forwarded',
+  forwardTo: 'Forward to…',
+  forwardedTo: (room: string) => `Forwarded to ${room}`,
+  organisation: 'Organisation',
+  unitMembers: (n: number) => `${n} people`,
+  showMore: 'Show more',
+  presence: (web: boolean, mobile: boolean): string =>
+    web && mobile ? 'online on web and mobile' : web ? 'online on web' : mobile ? 'online on mobile' : 'offline',
 };
 
 type Text = typeof en;
@@ -254,6 +263,14 @@ const ko: Text = {
   expiresOn: (d) => `${d}까지 보관`,
   available: '사용 가능',
   language: '언어',
+  forward: '전달',
+  forwarded: '전달됨',
+  forwardTo: '전달할 대화방…',
+  forwardedTo: (room) => `${room}(으)로 전달했습니다`,
+  organisation: '조직도',
+  unitMembers: (n) => `${n}명`,
+  showMore: '더 보기',
+  presence: (web, mobile) => (web && mobile ? '웹과 모바일에서 접속 중' : web ? '웹에서 접속 중' : mobile ? '모바일에서 접속 중' : '오프라인'),
 };
 
 /** The language of the UI: `?lang=` wins, then the browser's language. */

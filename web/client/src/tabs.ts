@@ -57,6 +57,10 @@ interface ProxyPending {
   reject(error: Error): void;
   timer: ReturnType<typeof setTimeout>;
   op: string;
+  args: unknown;
+  timeoutMs: number;
+  /** A live leader may have received it: if that leader goes, the request may or may not have run. */
+  reachedLeader: boolean;
 }
 
 /** A Transport shared by the tabs of one user: leader holds the socket, followers proxy. */
@@ -76,6 +80,8 @@ export class TabCoordinator implements Transport {
   private closed = false;
   /** Another tab led before this one: taking over continues that session (launch=manual, never 4011 on ourselves). */
   private sawLeader = false;
+  /** A leader answered since this tab started or since the last leader said bye. */
+  private leaderKnown = false;
 
   /** True when Web Locks and BroadcastChannel exist here. */
   static available(): boolean {
@@ -144,7 +150,7 @@ export class TabCoordinator implements Transport {
         this.proxied.delete(rid);
         reject(new RequestTimeoutError(op, timeoutMs));
       }, timeoutMs);
-      this.proxied.set(rid, { resolve, reject, timer, op });
+      this.proxied.set(rid, { resolve, reject, timer, op, args, timeoutMs, reachedLeader: this.leaderKnown });
       this.post({ t: 'req', from: this.tabId, rid, op, args, timeoutMs });
     });
   }
@@ -174,7 +180,6 @@ export class TabCoordinator implements Transport {
       this.releaseLock?.();
       return;
     }
-    this.failProxied();
     const session = this.createSession({ handover: this.sawLeader });
     this.session = session;
     session.subscribe({
@@ -192,6 +197,25 @@ export class TabCoordinator implements Transport {
     session.start();
     this.setState(session.state);
     this.post({ t: 'state', state: session.state });
+    this.takeOverProxied(session);
+  }
+
+  /**
+   * Requests this tab proxied before it became leader: those no leader can have seen (made before any leader
+   * answered, e.g. right after a reload) go out on this tab's own socket; those a leader may have run fail with
+   * ConnectionClosedError, whose meaning is "may or may not have run".
+   */
+  private takeOverProxied(session: Transport): void {
+    for (const [rid, waiting] of this.proxied) {
+      if (waiting.reachedLeader) continue;
+      this.proxied.delete(rid);
+      clearTimeout(waiting.timer);
+      session.request(waiting.op, waiting.args, waiting.timeoutMs).then(
+        (result) => waiting.resolve(result),
+        (error: Error) => waiting.reject(error),
+      );
+    }
+    this.failProxied();
   }
 
   private receive(message: TabMessage): void {
@@ -203,6 +227,10 @@ export class TabCoordinator implements Transport {
         break;
       case 'state':
         this.sawLeader = true;
+        this.leaderKnown = true;
+        // The leader answers our hello before it reads any later request of ours (one sender's messages keep
+        // their order), so every request already posted will reach it.
+        for (const waiting of this.proxied.values()) waiting.reachedLeader = true;
         if (leader === undefined) this.setState(message.state);
         break;
       case 'push':
@@ -230,6 +258,7 @@ export class TabCoordinator implements Transport {
       case 'bye':
         if (leader === undefined) {
           // The leader tab closed: requests in flight through it are lost; the next leader reconnects.
+          this.leaderKnown = false;
           this.failProxied();
           this.setState({ status: 'reconnecting', since: Date.now(), attempt: 0, lastCloseCode: null });
         }

@@ -90,6 +90,20 @@ describe('tabs: one WebSocket per user, leader election and hand-over', () => {
     expect(node.peers).toHaveLength(1);
   });
 
+  it('a request made before the tab holds the lock (a reload: the old page lets go a moment later) is answered, not failed', async () => {
+    // The lock is held by a page that is going away and says nothing (no bye, no state), as on a reload.
+    let releaseOldPage = (): void => undefined;
+    void locks.request('sendjay-leader-alice', {}, () => new Promise<void>((r) => (releaseOldPage = r)));
+    const b = openTab('b');
+    const answer = b.client.request('history', { room_id: 7 });
+    await new Promise((r) => setTimeout(r, 100));
+    releaseOldPage();
+    const history = await answer;
+    expect(history.messages.map((m) => m.seq)).toEqual([2, 1]);
+    expect(b.client.holdsConnection).toBe(true);
+    expect(node.requests.filter((r) => r.op === 'history')).toHaveLength(1);
+  });
+
   it('the ended state (eviction) reaches every tab, and useHere from a follower reconnects through the leader', async () => {
     const a = openTab('a');
     await until(() => a.client.state.status === 'online');

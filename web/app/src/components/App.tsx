@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { IndexedDbOutboxStore, SendjayClient, type LoginResult, type Settings } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { notificationFor, showNotification } from '../notifications.ts';
@@ -88,24 +88,32 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
   };
 
   // Notifications: only the tab holding the connection raises them, so several tabs do not repeat one.
+  // The stored settings outlive route changes (the message listener below is re-made on each one); they are asked
+  // for once online (again after each reconnect, in case another device changed them meanwhile) and follow pushes.
+  const settings = useRef<Settings | null>(null);
   useEffect(() => {
-    let settings: Settings | null = null;
-    const offSettings = client.on('settings', (s) => (settings = s));
+    settings.current = null;
+    const fetchSettings = () => client.getSettings().then((v) => (settings.current = v), () => undefined);
+    const offSettings = client.on('settings', (s) => (settings.current = s));
     const offState = client.on('state', (s) => {
-      if (s.status === 'online' && settings === null) client.getSettings().then((v) => (settings = v), () => undefined);
+      if (s.status === 'online') void fetchSettings();
     });
-    const offMessage = client.on('message', (m) => {
-      if (!client.holdsConnection) return;
-      const shown = route.screen === 'room' ? route.roomId : null;
-      const n = notificationFor(m, { selfId: client.userId, settings, room: client.room(m.room_id), openRoomId: shown, watching: isWatching(), now: new Date() });
-      if (n !== null) showNotification(n.title, n.body, `sendjay-${m.room_id}-${m.seq}`, () => go({ screen: 'room', roomId: m.room_id }));
-    });
+    if (client.state.status === 'online') void fetchSettings();
     return () => {
       offSettings();
       offState();
-      offMessage();
     };
-  }, [client, route]);
+  }, [client]);
+  useEffect(
+    () =>
+      client.on('message', (m) => {
+        if (!client.holdsConnection) return;
+        const shown = route.screen === 'room' ? route.roomId : null;
+        const n = notificationFor(m, { selfId: client.userId, settings: settings.current, room: client.room(m.room_id), openRoomId: shown, watching: isWatching(), now: new Date() });
+        if (n !== null) showNotification(n.title, n.body, `sendjay-${m.room_id}-${m.seq}`, () => go({ screen: 'room', roomId: m.room_id }));
+      }),
+    [client, route],
+  );
 
   const total = client.totalUnread();
   useEffect(() => {

@@ -20,6 +20,7 @@ export interface RowActions {
   onReply: (m: Message) => void;
   onRevoke: (m: Message) => void;
   onDelete: (m: Message) => void;
+  onForward: (m: Message) => void;
   onShowUnread: (m: Message) => void;
 }
 

@@ -22,7 +22,7 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
             <span class="quote-sender">{m.reply_to.sender_id}</span> {m.reply_to.revoked ? t.revokedMessage : m.reply_to.preview}
           </blockquote>
         )}
-        {m.forwarded && <p class="forwarded">↪</p>}
+        {m.forwarded && <p class="forwarded">↪ {t.forwarded}</p>}
         {!m.revoked && m.file !== null && (m.kind === 'image' || (m.kind === 'file_link' && m.file.width != null) ? <ImageThumbnail client={actions.client} file={m.file} /> : <FileAttachment client={actions.client} file={m.file} />)}
         {(m.revoked || m.file === null || m.body !== '') && <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>}
       </div>
@@ -37,6 +37,9 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
           <span class="row-actions">
             <button type="button" class="link" onClick={() => actions.onReply(m)}>
               {t.reply}
+            </button>
+            <button type="button" class="link" onClick={() => actions.onForward(m)}>
+              {t.forward}
             </button>
             {own && (
               <button type="button" class="link" onClick={() => actions.onRevoke(m)}>

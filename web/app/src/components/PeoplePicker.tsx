@@ -1,8 +1,12 @@
 import { useState } from 'preact/hooks';
 import type { SendjayClient, UserProfile } from '@sendjay/client';
 import { t } from '../i18n.ts';
+import { OrgTree } from './OrgTree.tsx';
 
-/** People search (name or id, Korean or English): picking someone opens the 1:1 chat; ticking several makes a group. */
+/**
+ * People search (name or id, Korean or English) and the organisation tree: picking someone opens the 1:1 chat;
+ * ticking several search results makes a group.
+ */
 export function PeoplePicker(props: { client: SendjayClient; onOpened: (roomId: number) => void; onClose: () => void }) {
   const [query, setQuery] = useState('');
   const [people, setPeople] = useState<UserProfile[]>([]);
@@ -65,6 +69,7 @@ export function PeoplePicker(props: { client: SendjayClient; onOpened: (roomId: 
           </li>
         ))}
       </ul>
+      <OrgTree client={props.client} onPick={(u) => void open(u)} />
       {picked.length > 0 && (
         <div class="create-group">
           <span>{t.selected(picked.length)}</span>

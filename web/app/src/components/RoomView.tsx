@@ -7,7 +7,9 @@ import { roomName } from '../room-name.ts';
 import { useClientEvent } from '../use-client.ts';
 import { Composer } from './Composer.tsx';
 import { MessageList, type RowActions } from './MessageList.tsx';
+import { ForwardPicker } from './ForwardPicker.tsx';
 import { PendingMessage } from './PendingMessage.tsx';
+import { PresenceDot } from './PresenceDot.tsx';
 import { RoomInfoPanel } from './RoomInfoPanel.tsx';
 import { RoomSearch } from './RoomSearch.tsx';
 import { RoomFilesPanel } from './RoomFilesPanel.tsx';
@@ -30,6 +32,8 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const [unreadOf, setUnreadOf] = useState<{ seq: number; users: string[] } | null>(null);
   const [panel, setPanel] = useState<'none' | 'info' | 'search' | 'files'>('none');
   const [uploads, setUploads] = useState<Upload[]>([]);
+  const [forwarding, setForwarding] = useState<Message | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   useClientEvent(client, 'room', (p) => p.roomId === roomId);
   useClientEvent(client, 'rooms');
   useClientEvent(client, 'outbox');
@@ -39,6 +43,8 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
     setOpened(false);
     setQuote(null);
     setUnreadOf(null);
+    setForwarding(null);
+    setNotice(null);
     let cancelled = false;
     const open = () => {
       if (document.visibilityState !== 'visible' || cancelled) return;
@@ -95,6 +101,10 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
     onReply: (m) => setQuote(m),
     onRevoke: (m) => void client.request('revoke', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
     onDelete: (m) => void client.request('delete_for_me', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
+    onForward: (m) => {
+      setNotice(null);
+      setForwarding(m);
+    },
     onShowUnread: (m) =>
       void client
         .request('unread_members', { room_id: roomId, seq: m.seq })
@@ -119,6 +129,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
           </button>
         )}
         <h2 id="room-title">{name}</h2>
+        {room !== undefined && room.kind === 'direct' && room.peer_id !== null && <PresenceDot client={client} userId={room.peer_id} />}
         {room !== undefined && room.kind === 'group' && <span class="member-count">{t.members(room.member_count)}</span>}
         <span class="spacer" />
         <button type="button" class="link" aria-pressed={room?.notifications === false} onClick={toggleMute}>
@@ -146,6 +157,26 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
             {t.close}
           </button>
         </p>
+      )}
+      {notice !== null && (
+        <p class="notice" role="status">
+          {notice}{' '}
+          <button type="button" class="link" onClick={() => setNotice(null)}>
+            {t.close}
+          </button>
+        </p>
+      )}
+      {forwarding !== null && (
+        <ForwardPicker
+          client={client}
+          roomId={roomId}
+          message={forwarding}
+          onClose={() => setForwarding(null)}
+          onDone={(text) => {
+            setForwarding(null);
+            setNotice(text);
+          }}
+        />
       )}
       {panel === 'search' && <RoomSearch client={client} roomId={roomId} onClose={() => setPanel('none')} />}
       {panel === 'files' && <RoomFilesPanel client={client} roomId={roomId} onClose={() => setPanel('none')} />}
