@@ -153,7 +153,7 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::OrgUnits(a) => out(id, op, Some(a)),
         Call::UnitMembers(a) => out(id, op, Some(a)),
         Call::SearchUsers(a) => out(id, op, Some(a)),
-        Call::GetUsers(a) | Call::Presence(a) => out(id, op, Some(a)),
+        Call::GetUsers(a) | Call::Presence(a) | Call::WatchPresence(a) => out(id, op, Some(a)),
         Call::UpdateProfile(a) => out(id, op, Some(a)),
         Call::SetMobileInstalled(a) => out(id, op, Some(a)),
         Call::SetSettings(a) => out(id, op, Some(a)),
@@ -222,6 +222,7 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "get_users" => Call::GetUsers(decode_args::<UserIdsArgs>(bytes, id, op)?),
         "update_profile" => Call::UpdateProfile(decode_args::<ProfilePatch>(bytes, id, op)?),
         "presence" => Call::Presence(decode_args::<UserIdsArgs>(bytes, id, op)?),
+        "watch_presence" => Call::WatchPresence(decode_args::<UserIdsArgs>(bytes, id, op)?),
         "set_mobile_installed" => {
             Call::SetMobileInstalled(decode_args::<SetMobileInstalledArgs>(bytes, id, op)?)
         }
@@ -700,6 +701,9 @@ mod tests {
             }),
             Call::Presence(UserIdsArgs {
                 user_ids: vec!["a".into(), "b".into()],
+            }),
+            Call::WatchPresence(UserIdsArgs {
+                user_ids: vec!["a".into()],
             }),
             Call::SetMobileInstalled(SetMobileInstalledArgs { installed: true }),
             Call::Typing(RoomArgs { room_id: 1 }),

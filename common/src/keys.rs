@@ -86,6 +86,20 @@ impl KeySchema {
         format!("{}:user:{user}", self.prefix)
     }
 
+    /// The channel of a user's presence changes: it shares the sessions hash's hash tag, so one script (one
+    /// shard) reads the sessions and publishes the change.
+    pub fn presence_channel(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:presence", self.prefix)
+    }
+
+    /// The user of a presence channel name, if it is one of ours.
+    pub fn parse_presence_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
+        channel
+            .strip_prefix(&self.prefix)?
+            .strip_prefix(":{u:")?
+            .strip_suffix("}:presence")
+    }
+
     /// The room id of a room channel name, if it is one of ours.
     pub fn parse_room_channel(&self, channel: &str) -> Option<i64> {
         channel
@@ -143,6 +157,12 @@ mod tests {
         assert_eq!(k.generation("alice"), "sj:{u:alice}:gen");
         assert_eq!(k.parse_room_channel(&k.room_channel(42)), Some(42));
         assert_eq!(k.parse_user_channel(&k.user_channel("bob")), Some("bob"));
+        assert_eq!(k.presence_channel("bob"), "sj:{u:bob}:presence");
+        assert_eq!(
+            k.parse_presence_channel(&k.presence_channel("bob")),
+            Some("bob")
+        );
+        assert_eq!(k.parse_presence_channel(&k.sessions("bob")), None);
         assert_eq!(k.parse_room_channel("other:room:1"), None);
         let rec = SessionRecord {
             node: "n-1".into(),

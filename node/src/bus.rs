@@ -1,7 +1,7 @@
 //! The Redis side of a node: the pub/sub bus that fans pushes out across nodes, and the command client.
 //!
-//! A node subscribes only to the channels it needs — one per room with a local member, one per local user —
-//! so it receives no traffic for rooms none of its users are in (the socket.io Redis adapter, by contrast,
+//! A node subscribes only to the channels it needs — one per room with a local member, one per local user, one
+//! per user whose presence a local connection watches — so it receives no traffic for rooms none of its users are in (the socket.io Redis adapter, by contrast,
 //! sends every broadcast to every node). Redis is only the fast path: a push lost to a lagging receiver or a
 //! Redis reconnect is reported to the affected clients as `sync_needed`, and `sync` fills the gap from
 //! PostgreSQL.
@@ -140,6 +140,11 @@ impl Bus {
     pub async fn acquire(&self, rooms: &[i64], user: Option<&str>) -> Result<(), NodeError> {
         let mut wanted: Vec<String> = rooms.iter().map(|r| self.keys.room_channel(*r)).collect();
         wanted.extend(user.map(|u| self.keys.user_channel(u)));
+        self.subscribe_missing(wanted).await
+    }
+
+    /// Subscribes to those of `wanted` not yet subscribed; waits until done.
+    async fn subscribe_missing(&self, wanted: Vec<String>) -> Result<(), NodeError> {
         let mut subscribed = self.subscribed.lock().await;
         let new: Vec<String> = wanted
             .into_iter()
@@ -151,6 +156,33 @@ impl Bus {
         self.subscribe(new.clone()).await?;
         subscribed.extend(new);
         Ok(())
+    }
+
+    /// Whether this bus speaks sharded pub/sub (a Redis Cluster).
+    pub fn sharded(&self) -> bool {
+        self.sharded
+    }
+
+    /// Subscribes to the presence channels of `users`; waits until done.
+    pub async fn acquire_presence(&self, users: &[Arc<str>]) -> Result<(), NodeError> {
+        let wanted = users
+            .iter()
+            .map(|u| self.keys.presence_channel(u))
+            .collect();
+        self.subscribe_missing(wanted).await
+    }
+
+    /// Unsubscribes from the presence channels of `users` that no local connection watches any more.
+    pub async fn release_presence(&self, users: &[Arc<str>]) -> Result<(), NodeError> {
+        let mut subscribed = self.subscribed.lock().await;
+        // Checked under the lock: a watch that arrived meanwhile keeps its channel.
+        let gone: Vec<String> = users
+            .iter()
+            .filter(|u| !self.registry.presence_needed(u))
+            .map(|u| self.keys.presence_channel(u))
+            .filter(|c| subscribed.contains(c))
+            .collect();
+        self.leave(&mut subscribed, gone).await
     }
 
     /// Unsubscribes from the channels of `rooms` (and `user`) that no local user needs any more.
@@ -169,6 +201,15 @@ impl Bus {
                 gone.push(channel);
             }
         }
+        self.leave(&mut subscribed, gone).await
+    }
+
+    /// Unsubscribes from `gone` (channels found unneeded while `subscribed` was held) and forgets them.
+    async fn leave(
+        &self,
+        subscribed: &mut HashSet<String>,
+        gone: Vec<String>,
+    ) -> Result<(), NodeError> {
         if gone.is_empty() {
             return Ok(());
         }
@@ -308,6 +349,24 @@ impl Bus {
             if delivery.queued > 0 {
                 m::record_delivery(&frame);
             }
+            self.count_delivery(delivery);
+        } else if let Some(user) = self.keys.parse_presence_channel(channel) {
+            metrics::counter!(m::BUS_RECEIVED, "channel" => "presence").increment(1);
+            let Some(devices) = payload(message.value) else {
+                return;
+            };
+            let has = |d: &str| devices.split(|b| *b == b',').any(|x| x == d.as_bytes());
+            let frame = ServerFrame::Push {
+                push: Push::Presence {
+                    user_id: user.to_owned(),
+                    web: has("web"),
+                    mobile: has("mobile"),
+                },
+            };
+            let Ok(bytes) = codec::encode_server_frame(&frame) else {
+                return;
+            };
+            let delivery = self.registry.deliver_presence(user, &Bytes::from(bytes));
             self.count_delivery(delivery);
         } else if let Some(user) = self.keys.parse_user_channel(channel) {
             NodeStats::add(&self.stats.bus_user_received, 1);

@@ -180,7 +180,10 @@ async fn open(
     };
     let change = ctx.registry.add(conn.clone(), &rooms);
     match start_session(ctx, &conn, &change.rooms, change.user, params.launch).await {
-        Ok(record) => Some((conn, record)),
+        Ok(record) => {
+            announce_presence(ctx, &conn.user).await;
+            Some((conn, record))
+        }
         Err((reason, text)) => {
             finish(ctx, &conn, None).await;
             close(ws, reason, &text).await;
@@ -300,14 +303,34 @@ async fn finish(ctx: &NodeContext, conn: &Conn, record: Option<&SessionRecord>) 
     {
         tracing::debug!(error = %e, "could not unsubscribe after a disconnect");
     }
+    if let Err(e) = ctx.bus.release_presence(&change.presence).await {
+        tracing::debug!(error = %e, "could not leave presence channels after a disconnect");
+    }
     if let Some(record) = record {
-        if let Err(e) = ctx
+        match ctx
             .sessions
             .release(ctx.bus.commands(), &conn.user, conn.device, record)
             .await
         {
-            tracing::debug!(error = %e, "could not release a session record; it will expire");
+            Ok(true) => announce_presence(ctx, &conn.user).await,
+            // A newer session holds the device class (an eviction): presence did not change.
+            Ok(false) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "could not release a session record; it will expire")
+            }
         }
+    }
+}
+
+/// Pushes `user`'s connected device classes to whoever watches them (best effort: a watcher that misses it
+/// sees the change at its next `watch_presence`, e.g. after a reconnect).
+async fn announce_presence(ctx: &NodeContext, user: &str) {
+    if let Err(e) = ctx
+        .sessions
+        .announce_presence(ctx.bus.commands(), user, ctx.bus.sharded())
+        .await
+    {
+        tracing::debug!(error = %e, "could not publish a presence change");
     }
 }
 

@@ -165,6 +165,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::GetUsers(args) => people::get_users(ctx, args).await,
         Call::UpdateProfile(args) => people::update_profile(ctx, user, args).await,
         Call::Presence(args) => people::presence(ctx, args).await,
+        Call::WatchPresence(args) => people::watch_presence(ctx, conn, args).await,
         Call::SetMobileInstalled(args) => people::set_mobile_installed(ctx, conn, args).await,
         Call::Typing(args) => people::typing(ctx, user, args).await,
         Call::GetSettings => accounts::get_settings(ctx, user).await,

@@ -19,6 +19,7 @@ pub mod files;
 pub mod handler;
 pub mod metrics;
 pub mod outbox;
+pub mod presence_watch;
 pub mod registry;
 pub mod request_budget;
 pub mod ring;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use sendjay_common::protocol::DeviceClass;
 
 use crate::outbox::{Outbox, Queued};
+use crate::presence_watch::{PresenceWatchers, WatchChange};
 
 /// One authenticated WebSocket on this node.
 #[derive(Debug)]
@@ -49,6 +50,7 @@ struct UserEntry {
 struct Inner {
     users: HashMap<Arc<str>, UserEntry>,
     rooms: HashMap<i64, HashSet<Arc<str>>>,
+    presence: PresenceWatchers,
 }
 
 /// Connections, users and rooms present on this node.
@@ -65,6 +67,8 @@ pub struct ChannelChange {
     pub rooms: Vec<i64>,
     /// Whether the user channel became needed (add) or unneeded (remove).
     pub user: bool,
+    /// Presence channels nobody here watches any more (remove).
+    pub presence: Vec<Arc<str>>,
 }
 
 /// Counts of one delivery.
@@ -98,8 +102,8 @@ impl Registry {
         let new_user = entry.conns.is_empty();
         entry.conns.push(conn);
         let mut change = ChannelChange {
-            rooms: Vec::new(),
             user: new_user,
+            ..ChannelChange::default()
         };
         for &room in rooms {
             if entry.rooms.insert(room) {
@@ -117,7 +121,10 @@ impl Registry {
     pub fn remove(&self, conn: &Conn) -> ChannelChange {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        let mut change = ChannelChange::default();
+        let mut change = ChannelChange {
+            presence: inner.presence.clear(conn.id).unneeded,
+            ..ChannelChange::default()
+        };
         let Some(entry) = inner.users.get_mut(&conn.user) else {
             return change;
         };
@@ -184,6 +191,34 @@ impl Registry {
     /// Whether some local user is in `room`.
     pub fn room_needed(&self, room: i64) -> bool {
         self.lock().rooms.contains_key(&room)
+    }
+
+    /// Makes `users` the whole set whose presence `conn` watches; says which presence channels to join and leave.
+    pub fn watch_presence(&self, conn: &Conn, users: Vec<Arc<str>>) -> WatchChange {
+        self.lock()
+            .presence
+            .set((conn.user.clone(), conn.id), users)
+    }
+
+    /// Whether some connection here watches `user`'s presence.
+    pub fn presence_needed(&self, user: &str) -> bool {
+        self.lock().presence.needed(user)
+    }
+
+    /// Queues `frame` for every local connection watching `user`'s presence.
+    pub fn deliver_presence(&self, user: &str, frame: &Bytes) -> Delivery {
+        let inner = self.lock();
+        let mut delivery = Delivery::default();
+        for (watcher, id) in inner.presence.watchers(user) {
+            let conn = inner
+                .users
+                .get(watcher)
+                .and_then(|e| e.conns.iter().find(|c| c.id == *id));
+            if let Some(conn) = conn {
+                self.queue(conn, frame, &mut delivery);
+            }
+        }
+        delivery
     }
 
     /// Whether `user` has a connection here.
@@ -288,21 +323,16 @@ mod tests {
             reg.add(a1.clone(), &[10, 11]),
             ChannelChange {
                 rooms: vec![10, 11],
-                user: true
+                user: true,
+                ..ChannelChange::default()
             }
         );
-        assert_eq!(
-            reg.add(a2.clone(), &[10, 11]),
-            ChannelChange {
-                rooms: vec![],
-                user: false
-            }
-        );
+        assert_eq!(reg.add(a2.clone(), &[10, 11]), ChannelChange::default());
         assert_eq!(
             reg.add(b.clone(), &[11]),
             ChannelChange {
-                rooms: vec![],
-                user: true
+                user: true,
+                ..ChannelChange::default()
             }
         );
         let d = reg.deliver_room(11, &Bytes::from_static(b"x"));
@@ -314,7 +344,8 @@ mod tests {
             gone,
             ChannelChange {
                 rooms: vec![10],
-                user: true
+                user: true,
+                ..ChannelChange::default()
             }
         );
         assert!(reg.room_needed(11) && !reg.room_needed(10));

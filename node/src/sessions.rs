@@ -21,6 +21,15 @@ use sendjay_common::protocol::DeviceClass;
 
 use crate::error::NodeError;
 
+/// Reads the device classes holding a session and publishes them (`web,mobile`, sorted) on the user's presence
+/// channel, in one step: two changes of one user publish in the order Redis applied them, so the last push a
+/// watcher gets is the state now. ARGV[1] is `PUBLISH` or, on a Redis Cluster, `SPUBLISH` (same hash tag).
+const PRESENCE: &str = r#"
+local devices = redis.call('HKEYS', KEYS[1])
+table.sort(devices)
+return redis.call(ARGV[1], KEYS[2], table.concat(devices, ','))
+"#;
+
 const CLAIM: &str = r#"
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[5] == 'auto' and current then
@@ -124,6 +133,7 @@ pub struct Sessions {
     claim: Script,
     repair: Script,
     release: Script,
+    presence: Script,
     ttl_secs: u64,
 }
 
@@ -135,6 +145,7 @@ impl Sessions {
             claim: Script::from_lua(CLAIM),
             repair: Script::from_lua(REPAIR),
             release: Script::from_lua(RELEASE),
+            presence: Script::from_lua(PRESENCE),
             ttl_secs,
         }
     }
@@ -177,6 +188,26 @@ impl Sessions {
             generation,
             replaced: current,
         })
+    }
+
+    /// Tells the nodes watching `user` which device classes are connected now (see [`PRESENCE`]); `sharded`
+    /// on a Redis Cluster. Returns how many subscribers Redis reached (0 when nobody watches).
+    pub async fn announce_presence(
+        &self,
+        redis: &Client,
+        user: &str,
+        sharded: bool,
+    ) -> Result<i64, NodeError> {
+        let _redis = crate::metrics::Timer::redis("presence_publish");
+        let command = if sharded { "SPUBLISH" } else { "PUBLISH" };
+        Ok(self
+            .presence
+            .evalsha_with_reload(
+                redis,
+                vec![self.keys.sessions(user), self.keys.presence_channel(user)],
+                vec![command.to_owned()],
+            )
+            .await?)
     }
 
     /// The record currently held for `user` and `device`.

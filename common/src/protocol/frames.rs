@@ -64,6 +64,9 @@ pub enum Call {
     UpdateProfile(ProfilePatch),
     /// Which devices of the given users are connected.
     Presence(UserIdsArgs),
+    /// Watch these users' presence on this connection (replaces the watched set; empty stops): answers their
+    /// presence now, then changes arrive as `presence` pushes.
+    WatchPresence(UserIdsArgs),
     /// The mobile app tells whether it is installed.
     SetMobileInstalled(SetMobileInstalledArgs),
     /// Tell a room's members the caller is typing.
@@ -111,6 +114,7 @@ impl Call {
             Call::GetUsers(_) => "get_users",
             Call::UpdateProfile(_) => "update_profile",
             Call::Presence(_) => "presence",
+            Call::WatchPresence(_) => "watch_presence",
             Call::SetMobileInstalled(_) => "set_mobile_installed",
             Call::Typing(_) => "typing",
             Call::GetSettings => "get_settings",
@@ -123,7 +127,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 34] = [
+pub const OPS: [&str; 35] = [
     "ping",
     "list_rooms",
     "history",
@@ -151,6 +155,7 @@ pub const OPS: [&str; 34] = [
     "get_users",
     "update_profile",
     "presence",
+    "watch_presence",
     "set_mobile_installed",
     "typing",
     "get_settings",
@@ -372,6 +377,11 @@ pub enum Reply {
         /// One entry per existing user asked for, in the order asked.
         users: Vec<PresenceInfo>,
     },
+    /// Answer to `watch_presence`: the watched users' presence now.
+    WatchPresence {
+        /// One entry per existing user asked for, in the order asked.
+        users: Vec<PresenceInfo>,
+    },
     /// Answer to `set_mobile_installed`.
     SetMobileInstalled {
         /// The flag now.
@@ -458,6 +468,15 @@ pub enum Push {
         room_id: i64,
         /// The message.
         seq: i64,
+    },
+    /// A watched user's connected devices changed (`watch_presence`).
+    Presence {
+        /// Who.
+        user_id: String,
+        /// A web session is connected.
+        web: bool,
+        /// A mobile session is connected.
+        mobile: bool,
     },
     /// A member is typing (ephemeral; show for about 5 s).
     Typing {

@@ -1,7 +1,8 @@
-//! People ops: the organisation tree and directory, profiles, presence per device class, the mobile-installed
-//! flag and the typing indicator.
+//! People ops: the organisation tree and directory, profiles, presence per device class (asked, or watched and
+//! pushed), the mobile-installed flag and the typing indicator.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use fred::prelude::HashesInterface;
 use sendjay_common::error_code::ErrorCode;
@@ -84,6 +85,43 @@ pub(super) async fn update_profile(
 /// Records of a crashed node linger until they expire (the session TTL, 90 s by default).
 pub(super) async fn presence(ctx: &NodeContext, args: UserIdsArgs) -> Result<Reply, NodeError> {
     lookup_ids(&args)?;
+    Ok(Reply::Presence {
+        users: presence_of(ctx, args).await?,
+    })
+}
+
+/// Makes `args.user_ids` the set whose presence `conn` watches and answers their presence now. The presence
+/// channels are joined before the sessions are read, so a change cannot fall between the answer and the first
+/// push; a failed subscription leaves nothing watched (the client asks again).
+pub(super) async fn watch_presence(
+    ctx: &NodeContext,
+    conn: &Conn,
+    args: UserIdsArgs,
+) -> Result<Reply, NodeError> {
+    lookup_ids(&args)?;
+    let mut seen = HashSet::new();
+    let watched: Vec<Arc<str>> = args
+        .user_ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .map(|id| Arc::from(id.as_str()))
+        .collect();
+    let change = ctx.registry.watch_presence(conn, watched);
+    if let Err(e) = ctx.bus.acquire_presence(&change.needed).await {
+        let dropped = ctx.registry.watch_presence(conn, Vec::new());
+        let _ = ctx.bus.release_presence(&dropped.unneeded).await;
+        return Err(e);
+    }
+    if let Err(e) = ctx.bus.release_presence(&change.unneeded).await {
+        tracing::debug!(error = %e, "could not leave presence channels nobody watches");
+    }
+    Ok(Reply::WatchPresence {
+        users: presence_of(ctx, args).await?,
+    })
+}
+
+/// The presence of the existing users among `args.user_ids`, in the order asked, each once.
+async fn presence_of(ctx: &NodeContext, args: UserIdsArgs) -> Result<Vec<PresenceInfo>, NodeError> {
     let mut seen = HashSet::new();
     let ids: Vec<String> = args
         .user_ids
@@ -92,7 +130,7 @@ pub(super) async fn presence(ctx: &NodeContext, args: UserIdsArgs) -> Result<Rep
         .collect();
     let known = ctx.store.mobile_installed(&ids).await?;
     if known.is_empty() {
-        return Ok(Reply::Presence { users: Vec::new() });
+        return Ok(Vec::new());
     }
     let pipeline = ctx.bus.commands().pipeline();
     for (id, _) in &known {
@@ -110,7 +148,7 @@ pub(super) async fn presence(ctx: &NodeContext, args: UserIdsArgs) -> Result<Rep
             mobile_installed,
         });
     }
-    Ok(Reply::Presence { users })
+    Ok(users)
 }
 
 pub(super) async fn set_mobile_installed(

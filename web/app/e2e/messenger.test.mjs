@@ -435,7 +435,7 @@ test('a password change signs the user out everywhere; the new password signs in
   await second.context().close();
 });
 
-test('the organisation tree opens a 1:1 with dave, his presence dot says web; a forwarded message arrives marked', async () => {
+test('the organisation tree opens a 1:1 with dave, his presence dot follows him (pushed); a forwarded message arrives marked', async () => {
   const { alice, dave, close } = await aliceAndDave();
   // New chat → the tree: Acme Corp → Sales → Dave Choi.
   await alice.getByRole('button', { name: 'New chat' }).click();
@@ -469,6 +469,12 @@ test('the organisation tree opens a 1:1 with dave, his presence dot says web; a 
   await dave.locator('#room-title', { hasText: 'alice' }).waitFor();
   await waitForMessages(dave, (t) => once(t, text), 20_000, 'the forwarded message at dave');
   await rowAt(dave).locator('.forwarded', { hasText: 'Forwarded' }).waitFor();
+  // dave closes his browser: alice's dot goes grey by a push (there is no polling to wait for).
+  await openRoom(alice, 'dave');
+  await alice.locator('#room-title ~ .presence[data-web="true"]').waitFor();
+  await dave.context().close();
+  await alice.locator('#room-title ~ .presence[data-web="false"]').waitFor({ timeout: 10_000 });
+  assert.equal(await alice.locator('#room-title ~ .presence').getAttribute('aria-label'), 'offline');
   await close();
 });
 

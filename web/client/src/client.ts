@@ -10,6 +10,7 @@ import { Emitter } from './emitter.js';
 import { FilesApi } from './files.js';
 import { newClientMsgId } from './ids.js';
 import { MemoryOutboxStore, byCreation, type OutboxEntry, type OutboxStore } from './outbox-store.js';
+import { PresenceWatch } from './presence-watch.js';
 import type {
   LaunchMode,
   LoginResult,
@@ -79,6 +80,8 @@ export interface ClientEvents {
   typing: TypingEvent;
   /** Your settings changed (on another device, or by `setSettings`). */
   settings: Settings;
+  /** A watched person's presence is known or changed (`watchPresence`). */
+  presence: PresenceInfo;
   /** The unsent queue changed: read `client.outbox()`. */
   outbox: readonly OutboxEntry[];
 }
@@ -119,6 +122,10 @@ export class SendjayClient {
   private readonly periodicSync: ReturnType<typeof setInterval> | undefined;
   private readonly onVisible: (() => void) | undefined;
   private readonly routerOptions: RouterOptions | undefined;
+  private readonly presenceWatch = new PresenceWatch({
+    watch: async (ids) => (await this.request('watch_presence', { user_ids: ids })).users,
+    changed: (info) => this.events.emit('presence', info),
+  });
 
   constructor(options: ClientOptions) {
     this.routerOptions = options.router;
@@ -216,9 +223,23 @@ export class SendjayClient {
     if (this.timelines.get(roomId)?.trim(keep) === true) this.events.emit('room', { roomId });
   }
 
-  /** Who is connected (web/mobile) — presence is polled (§6.13): call it every ~30 s for the people on screen. */
+  /** Who is connected (web/mobile) now, once; to follow changes use `watchPresence`. */
   async presence(userIds: string[]): Promise<PresenceInfo[]> {
     return (await this.request('presence', { user_ids: userIds })).users;
+  }
+
+  /**
+   * Follows `userId`'s presence (§6.13 `watch_presence`): `presence` events carry the state when known and each
+   * change; the watch is renewed on every new connection. Returns the release (call it when the person leaves the
+   * screen). Read the latest with `presenceOf`.
+   */
+  watchPresence(userId: string): () => void {
+    return this.presenceWatch.add(userId);
+  }
+
+  /** The latest known presence of a watched person. */
+  presenceOf(userId: string): PresenceInfo | undefined {
+    return this.presenceWatch.get(userId);
   }
 
   /** Whether older messages than those held exist (infinite scroll upwards). */
@@ -392,8 +413,10 @@ export class SendjayClient {
 
   private onState(state: ConnectionState): void {
     this.events.emit('state', state);
+    if (state.status !== 'online') this.presenceWatch.setOnline(false);
     if (state.status === 'online' && state.connectionId !== this.syncedConnection) {
       this.syncedConnection = state.connectionId;
+      this.presenceWatch.setOnline(true);
       void this.runSync()
         .catch(() => undefined)
         .then(() => this.flushOutbox());
@@ -418,6 +441,9 @@ export class SendjayClient {
         break;
       case 'typing':
         if (push.user_id !== this.userId) this.events.emit('typing', push);
+        break;
+      case 'presence':
+        this.presenceWatch.pushed(push.user_id, push.web, push.mobile);
         break;
       case 'room_prefs': {
         const s = this.summaries.get(push.room_id);

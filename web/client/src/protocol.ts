@@ -250,6 +250,7 @@ export interface Ops {
     result: { op: 'update_profile'; user: UserProfile };
   };
   presence: { args: { user_ids: string[] }; result: { op: 'presence'; users: PresenceInfo[] } };
+  watch_presence: { args: { user_ids: string[] }; result: { op: 'watch_presence'; users: PresenceInfo[] } };
   set_mobile_installed: { args: { installed: boolean }; result: { op: 'set_mobile_installed'; installed: boolean } };
   typing: { args: { room_id: number }; result: { op: 'typing'; room_id: number } };
   get_settings: { args: undefined; result: { op: 'get_settings'; settings: Settings } };
@@ -279,6 +280,7 @@ export type Push =
   | { event: 'revoked'; room_id: number; seq: number }
   | { event: 'hidden'; room_id: number; seq: number }
   | { event: 'typing'; room_id: number; user_id: string }
+  | { event: 'presence'; user_id: string; web: boolean; mobile: boolean }
   | { event: 'room_prefs'; room_id: number; nickname: string; notifications: boolean }
   | { event: 'settings'; settings: Settings };
 

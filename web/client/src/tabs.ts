@@ -6,6 +6,7 @@
 
 import type { RawPush } from './connection.js';
 import { ConnectionClosedError, RequestTimeoutError, ServerError, SessionEndedError } from './errors.js';
+import { MAX_WATCHED } from './presence-watch.js';
 import type { ConnectionState, Transport, TransportListener } from './transport.js';
 
 /** The part of `navigator.locks` used (injectable: Node has no Web Locks). */
@@ -82,6 +83,8 @@ export class TabCoordinator implements Transport {
   private sawLeader = false;
   /** A leader answered since this tab started or since the last leader said bye. */
   private leaderKnown = false;
+  /** As leader: the people each tab watches (`watch_presence` sets one connection's set, so it gets the union). */
+  private readonly watchedByTab = new Map<string, string[]>();
 
   /** True when Web Locks and BroadcastChannel exist here. */
   static available(): boolean {
@@ -141,7 +144,7 @@ export class TabCoordinator implements Transport {
   }
 
   async request(op: string, args: unknown, timeoutMs = 30_000): Promise<unknown> {
-    if (this.session !== undefined) return this.session.request(op, args, timeoutMs);
+    if (this.session !== undefined) return this.lead(this.session, this.tabId, op, args, timeoutMs);
     if (this.closed) throw new SessionEndedError(op, 'closed');
     if (this.current.status === 'ended') throw new SessionEndedError(op, this.current.reason);
     const rid = this.nextRid++;
@@ -182,6 +185,7 @@ export class TabCoordinator implements Transport {
     }
     const session = this.createSession({ handover: this.sawLeader });
     this.session = session;
+    this.watchedByTab.clear(); // a new connection watches nothing: every tab sends its set again once online
     session.subscribe({
       push: (push) => {
         if (this.session !== session) return;
@@ -210,7 +214,7 @@ export class TabCoordinator implements Transport {
       if (waiting.reachedLeader) continue;
       this.proxied.delete(rid);
       clearTimeout(waiting.timer);
-      session.request(waiting.op, waiting.args, waiting.timeoutMs).then(
+      this.lead(session, this.tabId, waiting.op, waiting.args, waiting.timeoutMs).then(
         (result) => waiting.resolve(result),
         (error: Error) => waiting.reject(error),
       );
@@ -266,8 +270,20 @@ export class TabCoordinator implements Transport {
     }
   }
 
+  /** Runs a request of tab `from` on the leader's socket; `watch_presence` sends the union of every tab's set. */
+  private async lead(session: Transport, from: string, op: string, args: unknown, timeoutMs: number): Promise<unknown> {
+    if (op !== 'watch_presence') return session.request(op, args, timeoutMs);
+    const asked = (args as { user_ids: string[] }).user_ids;
+    if (asked.length === 0) this.watchedByTab.delete(from);
+    else this.watchedByTab.set(from, asked);
+    const union = [...new Set([...asked, ...[...this.watchedByTab.values()].flat()])].slice(0, MAX_WATCHED);
+    const result = (await session.request(op, { user_ids: union }, timeoutMs)) as { op: string; users: { user_id: string }[] };
+    const mine = new Set(asked);
+    return { ...result, users: result.users.filter((u) => mine.has(u.user_id)) };
+  }
+
   private serve(leader: Transport, req: Extract<TabMessage, { t: 'req' }>): void {
-    leader.request(req.op, req.args, req.timeoutMs).then(
+    this.lead(leader, req.from, req.op, req.args, req.timeoutMs).then(
       (result) => this.post({ t: 'ans', to: req.from, rid: req.rid, ok: true, result }),
       (error: unknown) => this.post({ t: 'ans', to: req.from, rid: req.rid, ok: false, error: toWire(error, req.op) }),
     );

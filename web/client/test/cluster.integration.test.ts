@@ -15,8 +15,10 @@ import WebSocket from 'ws';
 import { SendjayClient } from '../src/client.js';
 import type { WebSocketConstructor } from '../src/connection.js';
 import { MemoryOutboxStore } from '../src/outbox-store.js';
-import type { LoginResult, Message } from '../src/protocol.js';
+import type { LoginResult, Message, PresenceInfo } from '../src/protocol.js';
 import { RouterApi } from '../src/router.js';
+import type { BroadcastChannelLike } from '../src/tabs.js';
+import { InProcessLocks } from './support/locks.js';
 import { until } from './support/test-node.js';
 
 const run = promisify(execFile);
@@ -70,6 +72,56 @@ describe.skipIf(missing.length > 0)('real cluster: two users, a node killed mid-
     if (stopped && passed) rmSync(state, { recursive: true, force: true });
     else console.warn(`cluster logs kept in ${state}/logs`);
   }, 70_000);
+
+  it('presence is pushed: two tabs of bob watch different people over one connection, each sees its own', async () => {
+    const routerUrl = env['ROUTER_URL'];
+    const router = new RouterApi({ baseUrl: routerUrl });
+    const bobLogin = await router.login('bob', 'sendjay');
+    const locks = new InProcessLocks();
+    const tab = (): { client: SendjayClient; seen: PresenceInfo[] } => {
+      const client = new SendjayClient({
+        login: bobLogin,
+        outbox: new MemoryOutboxStore(),
+        router: { baseUrl: routerUrl },
+        connection: { WebSocket: WS },
+        tabs: { locks, openChannel: (n) => new BroadcastChannel(n) as unknown as BroadcastChannelLike },
+      });
+      const seen: PresenceInfo[] = [];
+      client.on('presence', (p) => seen.push(p));
+      clients.push(client);
+      client.start();
+      return { client, seen };
+    };
+    const first = tab();
+    const second = tab();
+    await until(() => first.client.state.status === 'online' && second.client.state.status === 'online', 20_000, "bob's tabs online");
+    expect(first.client.holdsConnection !== second.client.holdsConnection, 'one tab holds the connection').toBe(true);
+    const releaseCarol = first.client.watchPresence('carol');
+    second.client.watchPresence('alice');
+    await until(() => first.client.presenceOf('carol') !== undefined && second.client.presenceOf('alice') !== undefined, 10_000, 'the watch answers');
+    expect(first.client.presenceOf('carol')).toMatchObject({ web: false, mobile: false });
+    // carol and alice sign in on the web: each tab learns about its own person from a push, not a poll.
+    const others = await Promise.all(['carol', 'alice'].map((u) => router.login(u, 'sendjay')));
+    const started = others.map((login) => {
+      const client = new SendjayClient({ login, tabs: false, router: { baseUrl: routerUrl }, connection: { WebSocket: WS } });
+      clients.push(client);
+      client.start();
+      return client;
+    });
+    await until(() => first.client.presenceOf('carol')?.web === true && second.client.presenceOf('alice')?.web === true, 10_000, 'web presence pushed');
+    expect(first.seen.some((p) => p.user_id === 'alice'), "the first tab does not watch alice").toBe(false);
+    expect(second.seen.some((p) => p.user_id === 'carol'), "the second tab does not watch carol").toBe(false);
+    // The first tab lets carol go; alice signs out: only the second tab hears of it.
+    releaseCarol();
+    const seenBefore = first.seen.length;
+    started[1]?.close();
+    await until(() => second.client.presenceOf('alice')?.web === false, 10_000, 'alice offline pushed');
+    started[0]?.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(first.seen.slice(seenBefore), 'carol is no longer watched by the first tab').toEqual([]);
+    expect(first.client.presenceOf('carol'), 'released: no longer held').toBeUndefined();
+    for (const c of [first.client, second.client, ...started]) c.close();
+  });
 
   it('loses and duplicates nothing across a SIGKILL of a node', async () => {
     const routerUrl = env['ROUTER_URL'];

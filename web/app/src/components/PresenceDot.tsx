@@ -2,25 +2,22 @@ import { useEffect, useState } from 'preact/hooks';
 import type { PresenceInfo, SendjayClient } from '@sendjay/client';
 import { t } from '../i18n.ts';
 
-/** How often presence is asked again while the person is on screen (§6.13: presence is polled, not pushed). */
-const POLL_MS = 30_000;
-
-/** A dot for each place a person is connected (web, mobile), grey when offline; the label says it in words. */
+/**
+ * A dot for each place a person is connected (web, mobile), grey when offline; the label says it in words. The
+ * person is watched while the dot is on screen (§6.13 `watch_presence`): changes arrive as pushes, no polling.
+ */
 export function PresenceDot(props: { client: SendjayClient; userId: string }) {
   const { client, userId } = props;
-  const [info, setInfo] = useState<PresenceInfo | null>(null);
+  const [info, setInfo] = useState<PresenceInfo | null>(() => client.presenceOf(userId) ?? null);
   useEffect(() => {
-    let cancelled = false;
-    const ask = () =>
-      client.presence([userId]).then(
-        (users) => !cancelled && setInfo(users[0] ?? null),
-        () => undefined, // offline or reconnecting: keep the last answer, ask again at the next tick
-      );
-    void ask();
-    const timer = setInterval(() => void ask(), POLL_MS);
+    const off = client.on('presence', (p) => {
+      if (p.user_id === userId) setInfo(p);
+    });
+    const release = client.watchPresence(userId);
+    setInfo(client.presenceOf(userId) ?? null);
     return () => {
-      cancelled = true;
-      clearInterval(timer);
+      off();
+      release();
     };
   }, [client, userId]);
   if (info === null) return null;
