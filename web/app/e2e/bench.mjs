@@ -1,18 +1,22 @@
 // Web client benchmarks (docs/benchmarks.md, "Web client"): initial JS gzipped, first screen interactive, a
-// 300-room list render and the scroll frame times of a 10 000-message room, in headless Chromium against a
-// private local cluster (started and stopped here). Big rooms are written straight into the cluster's PostgreSQL
-// (this is a benchmark fixture, not a test of the write path). Prints one JSON line per figure.
+// 300-room list render, the scroll frame times of a 10 000-message room, and the JS heap while an open room receives
+// an hour's worth of messages at 10/s (36 000, sent faster than that by sendjay-chat as live pushes), in headless
+// Chromium against a private local cluster (started and stopped here). Big rooms are written straight into the
+// cluster's PostgreSQL (this is a benchmark fixture, not a test of the write path). Prints one JSON line per figure.
 //
 //   cd web/app && npm run build && node e2e/bench.mjs      (debug binaries; SENDJAY_E2E_PROFILE=release for release)
 
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { launchBrowser, newPerson, openRoom, ROOT, signIn, startCluster, stopCluster } from './harness.mjs';
 
 const ROOMS = 300;
 const BIG = 10_000;
+/** An hour at 10 messages/s. */
+const HOUR = Number(process.env.SENDJAY_BENCH_HOUR_MESSAGES ?? 36_000);
+const PROFILE = process.env.SENDJAY_E2E_PROFILE ?? 'debug';
 
 function sql(cluster, text) {
   return execFileSync(join(cluster.PG_BIN, 'psql'), [cluster.DATABASE_URL, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', text], { encoding: 'utf8' });
@@ -27,7 +31,10 @@ let js = 0;
 for (const f of readdirSync(dist)) if (f.endsWith('.js')) js += gzipSync(readFileSync(join(dist, f)), { level: 9 }).length;
 report('initial JS, gzipped', Math.round(js / 102.4) / 10, 'KB', { target: '<= 150' });
 
-const cluster = startCluster();
+// The hour of messages comes from one connection as fast as it is acknowledged: lift the per-connection limit.
+/** The sendjay-chat process sending the hour of messages (killed, with its shell, at the end). */
+let chat;
+const cluster = startCluster({ env: { SENDJAY_REQUESTS_PER_SEC: '1000000', SENDJAY_REQUEST_BURST: '1000000' } });
 const chrome = await launchBrowser();
 try {
   sql(
@@ -109,7 +116,52 @@ try {
   report('10 000-message room: frame time while scrolling 120 px/frame', pct(0.5), 'ms p50', { p95: pct(0.95), max: pct(1), frames: frames.length, target: '<= 16' });
   const heap = await page.evaluate(() => performance.memory?.usedJSHeapSize ?? null);
   if (heap !== null) report('JS heap with the 10 000-message room loaded', Math.round(heap / 1048576), 'MB');
+
+  // An hour of 10 messages/s in an open room: dave (sendjay-chat) sends HOUR messages, alice's page shows them.
+  sql(cluster, `WITH r AS (INSERT INTO rooms (kind, name) VALUES ('group', 'Bench live') RETURNING id)
+                INSERT INTO room_members (room_id, user_id) SELECT id, u FROM r, unnest(ARRAY['alice', 'dave']) u;`);
+  await page.reload();
+  await page.locator('.room').first().waitFor();
+  await openRoom(page, 'Bench live');
+  const cdp = await page.context().newCDPSession(page);
+  const heapNow = async () => {
+    await cdp.send('HeapProfiler.collectGarbage');
+    return Math.round((await cdp.send('Runtime.getHeapUsage')).usedSize / 1048576);
+  };
+  const heapBefore = await heapNow();
+  // Through a shell pipe: sendjay-chat reads /dev/stdin, which cannot be opened on the socket node gives a child.
+  const lines = [];
+  for (let i = 1; i <= HOUR; i++) lines.push(`live ${i}${i % 5 === 0 ? ' with a longer tail to vary the row height a little' : ''}`);
+  const linesFile = join(cluster.stateDir, 'bench-live.txt');
+  writeFileSync(linesFile, `${lines.join('\n')}\n`);
+  chat = spawn(
+    'bash',
+    ['-c', '(cat "$0"; sleep 1800) | "$1" --router "$2" --user dave --room "Bench live"', linesFile, join(ROOT, `target/${PROFILE}/sendjay-chat`), cluster.ROUTER_URL],
+    { detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const samples = [];
+  const started = Date.now();
+  let shown = 0;
+  while (shown < HOUR) {
+    await page.waitForTimeout(5000);
+    const last = await page.locator('.message-scroller .rows .body').last().innerText().catch(() => '');
+    shown = Number(/^live (\d+)/.exec(last)?.[1] ?? 0);
+    const mb = await heapNow();
+    samples.push(mb);
+    console.error(`[bench] hour of messages: ${shown}/${HOUR} shown, heap ${mb} MB, ${Math.round((Date.now() - started) / 1000)} s`);
+    if (Date.now() - started > 20 * 60_000) throw new Error(`only ${shown} of ${HOUR} messages arrived in 20 minutes`);
+  }
+  const rows = await page.locator('.message-scroller .row').count();
+  const seconds = (Date.now() - started) / 1000;
+  report(`JS heap after an hour-equivalent (${HOUR} messages at 10/s) in an open room, after GC`, await heapNow(), 'MB', {
+    before: heapBefore,
+    maxSampled: Math.max(...samples),
+    rowsInDom: rows,
+    deliveredPerSec: Math.round(HOUR / seconds),
+    target: '<= 100',
+  });
 } finally {
+  if (chat !== undefined) process.kill(-chat.pid, 'SIGTERM');
   await chrome.close();
   stopCluster(cluster.stateDir);
 }
