@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   killNode,
@@ -33,6 +35,8 @@ after(async () => {
   if (cluster !== undefined) stopCluster(cluster.stateDir);
 });
 
+/** Runs SQL in the cluster's PostgreSQL (as an administrator or the HR import would). */
+const sql = (c, text) => execFileSync(join(c.PG_BIN, 'psql'), [c.DATABASE_URL, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', text], { encoding: 'utf8' });
 const once = (texts, text) => texts.filter((t) => t === text).length === 1;
 
 /** alice and dave, each in a browser of their own, signed in (and in `room` when given); `close()` ends both. */
@@ -563,6 +567,48 @@ test('the app runs under its Content-Security-Policy with no violation', async (
   assert.deepEqual(violations.filter((v) => !v.startsWith('script-src') || !v.endsWith('inline')), [], 'the app itself caused CSP violations');
   assert.equal(violations.length, 1, `exactly the injected inline script was refused: ${JSON.stringify(violations)}`);
   await context.close();
+});
+
+test('group members: alice invites carol and removes her, dave leaves; each is a system message and the room goes from their lists', async () => {
+  const { alice, dave, close } = await aliceAndDave();
+  const carol = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(carol, 'carol');
+  await alice.getByRole('button', { name: 'New chat' }).click();
+  await alice.getByLabel('Search people').fill('dave');
+  await alice.getByRole('button', { name: 'Search people' }).click();
+  await alice.getByRole('checkbox').first().check();
+  await alice.getByLabel('Group name').fill('Team Z');
+  await alice.getByRole('button', { name: 'Create group' }).click();
+  await alice.locator('#room-title', { hasText: 'Team Z' }).waitFor();
+  await dave.locator('.room', { hasText: 'Team Z' }).waitFor({ timeout: 20_000 });
+  await openRoom(dave, 'Team Z');
+  const info = async (page) => {
+    if ((await page.locator('.members').count()) === 0) await page.getByRole('button', { name: 'Room info' }).click();
+  };
+  await info(alice);
+  await alice.getByRole('textbox', { name: 'Invite' }).fill('carol');
+  await alice.getByRole('button', { name: 'Invite', exact: true }).click();
+  await carol.locator('.room', { hasText: 'Team Z' }).waitFor({ timeout: 20_000 });
+  await dave.locator('.message.system', { hasText: /invited/ }).waitFor({ timeout: 20_000 });
+  // alice is no admin: only admins may remove an active member (§6.8), so she is offered no Remove button.
+  await info(alice);
+  await alice.locator('.members li', { hasText: 'carol' }).waitFor();
+  assert.equal(await alice.locator('.members').getByRole('button', { name: 'Remove' }).count(), 0, 'a Remove button for a non-admin');
+  // As an admin (set in PostgreSQL, as the HR import would), she is.
+  sql(cluster, "UPDATE users SET role = 'admin' WHERE id = 'alice'");
+  await alice.getByRole('button', { name: 'Close' }).click();
+  await info(alice);
+  await alice.locator('.members li', { hasText: 'carol' }).getByRole('button', { name: 'Remove' }).click();
+  await dave.locator('.message.system', { hasText: /removed/ }).waitFor({ timeout: 20_000 });
+  await carol.locator('.room', { hasText: 'Team Z' }).waitFor({ state: 'detached', timeout: 20_000 });
+  await info(dave);
+  await dave.getByRole('button', { name: 'Leave the room' }).click();
+  await alice.locator('.message.system', { hasText: /left/ }).waitFor({ timeout: 20_000 });
+  await dave.locator('.room', { hasText: 'Team Z' }).waitFor({ state: 'detached', timeout: 20_000 });
+  assert.deepEqual(await seriousViolations(alice), [], 'room info of a group');
+  sql(cluster, "UPDATE users SET role = 'user' WHERE id = 'alice'");
+  await carol.context().close();
+  await close();
 });
 
 test('a node killed mid-conversation: no message lost or duplicated on screen', async () => {

@@ -467,7 +467,10 @@ export class SendjayClient {
     const outcome = timeline.store([message]);
     this.deliver(timeline, outcome);
     if (outcome.changed) this.events.emit('room', { roomId: message.room_id });
-    if (outcome.gap || !this.summaries.has(message.room_id)) void this.runSync().catch(() => undefined);
+    // Removed from the room, or left it on another device: a sync drops it from the list (it is no longer ours).
+    const e = message.system;
+    const leftUs = e !== null && ((e.action === 'remove' && e.users.includes(this.userId)) || (e.action === 'leave' && e.actor === this.userId));
+    if (outcome.gap || leftUs || !this.summaries.has(message.room_id)) void this.runSync().catch(() => undefined);
   }
 
   private onRead(push: ReadEvent): void {

@@ -11,12 +11,20 @@ export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary;
   const [invitee, setInvitee] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [version, setVersion] = useState(0);
+  // Only admins may remove active members (§6.8); anyone may remove a retired one. Known once the profile is read.
+  const [admin, setAdmin] = useState(false);
   const fail = (e: unknown) => setError(e instanceof Error ? e.message : String(e));
   const done = () => setVersion((v) => v + 1);
 
   useEffect(() => {
     client.request('room_members', { room_id: room.room_id, limit: 200 }).then((r) => setMembers(r.members), fail);
   }, [client, room.room_id, version]);
+  useEffect(() => {
+    client.request('get_users', { user_ids: [client.userId] }).then(
+      (r) => setAdmin(r.users[0]?.role === 'admin'),
+      () => undefined, // not known: only retired members get a Remove button
+    );
+  }, [client]);
 
   const group = room.kind === 'group';
   return (
@@ -65,7 +73,7 @@ export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary;
         {members.map((m) => (
           <li key={m.user_id}>
             {m.name} <span class="room-preview">{m.user_id}</span>
-            {group && m.user_id !== client.userId && (
+            {group && m.user_id !== client.userId && (admin || m.retired) && (
               <button type="button" class="link" onClick={() => void client.request('remove_member', { room_id: room.room_id, user_id: m.user_id }).then(done, fail)}>
                 {t.remove}
               </button>
