@@ -122,18 +122,24 @@ end
 return removed
 "#;
 
-/// Removes the session records of a dead node and forgets the node; returns how many records went.
-pub async fn sweep_dead_node(redis: &Client, keys: &KeySchema, node: &str) -> Result<u64, Error> {
+/// Removes the session records of a dead node and forgets the node; returns the users whose records went.
+pub async fn sweep_dead_node(
+    redis: &Client,
+    keys: &KeySchema,
+    node: &str,
+) -> Result<Vec<String>, Error> {
     let users: Vec<String> = redis.smembers(keys.node_users(node)).await?;
     let script = Script::from_lua(SWEEP_USER);
-    let mut removed = 0u64;
+    let mut swept = Vec::new();
     for user in users {
         let n: u64 = script
             .evalsha_with_reload(redis, vec![keys.sessions(&user)], vec![node.to_owned()])
             .await?;
-        removed += n;
+        if n > 0 {
+            swept.push(user);
+        }
     }
     let _: i64 = redis.del(keys.node_users(node)).await?;
     let _: i64 = redis.srem(keys.nodes(), node).await?;
-    Ok(removed)
+    Ok(swept)
 }

@@ -322,8 +322,18 @@ async fn follow_cluster(ctx: &Arc<NodeContext>) -> Result<(), NodeError> {
     membership::announce(redis, keys, &me, timeout).await?;
     let (alive, dead) = membership::read_nodes(redis, keys).await?;
     for node in dead {
-        let removed = membership::sweep_dead_node(redis, keys, &node).await?;
-        tracing::warn!(node = %node, sessions = removed, "swept a dead node's session records");
+        let swept = membership::sweep_dead_node(redis, keys, &node).await?;
+        tracing::warn!(node = %node, users = swept.len(), "swept a dead node's session records");
+        // Their watchers learn that these sessions are gone (the dead node could not say so).
+        for user in &swept {
+            if let Err(e) = ctx
+                .sessions
+                .announce_presence(redis, user, ctx.bus.sharded())
+                .await
+            {
+                tracing::debug!(error = %e, "could not publish the presence of a swept user");
+            }
+        }
     }
     let members: Vec<String> = alive
         .into_iter()

@@ -1,7 +1,7 @@
 //! Presence pushes (`watch_presence`, docs/protocol.md §6.13): a watcher on one node learns within a second when
 //! a watched user's web or mobile session starts or ends on another node; only nodes with a watcher subscribe to
 //! a user's presence channel, and leave it when nobody there watches any more; the same over Redis Cluster
-//! (sharded pub/sub from the publishing script).
+//! (sharded pub/sub from the publishing script); a crashed node's sessions are announced by the survivor that sweeps them.
 
 mod support;
 
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use fred::prelude::*;
 use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
+use sendjay_common::keys::KeySchema;
 use sendjay_common::protocol::{Call, DeviceClass, PresenceInfo, Push, Reply, UserIdsArgs};
 use support::rules::{no_push_where, ok, push_where, refused};
 use support::{cluster, TestCluster};
@@ -164,4 +165,35 @@ async fn watching_more_than_500_users_is_refused_and_watches_nothing() {
     // The connection goes on serving.
     ok(&alice, watch(&["bob"])).await;
     assert!(cluster.nodes[0].ctx.registry.presence_needed("bob"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_nodes_sessions_are_announced_offline_when_a_survivor_sweeps_them() {
+    let cluster = TestCluster::start_with(1, |c| c.node_timeout_secs = 2).await;
+    cluster.users(&["alice", "bob"]).await;
+    let alice = cluster.connect(0, "alice").await;
+    // What a node killed with -9 leaves behind: bob's session record naming it, bob in its user set, the node
+    // in the node set, and no announcement (it expired). Nobody closed bob's socket, so nobody announced.
+    let keys = KeySchema::default();
+    let redis = redis_client(&cluster).await;
+    let _: () = redis
+        .hset(keys.sessions("bob"), ("web", "ghost-node/7/1"))
+        .await
+        .unwrap();
+    let _: () = redis
+        .sadd(keys.node_users("ghost-node"), "bob")
+        .await
+        .unwrap();
+    let _: () = redis.sadd(keys.nodes(), "ghost-node").await.unwrap();
+    let Reply::WatchPresence { users } = ok(&alice, watch(&["bob"])).await else {
+        panic!("watch_presence answers with WatchPresence")
+    };
+    assert!(users[0].web, "the dead node's record still says online");
+    // The survivor sweeps the dead node's records on its next pass over the cluster, and announces bob offline.
+    let started = Instant::now();
+    let took = presence_push(&alice, "bob", false, false, started).await;
+    assert!(
+        took < Duration::from_secs(5),
+        "offline after the sweep in {took:?}"
+    );
 }
