@@ -478,6 +478,7 @@ mod tests {
             forwarded: true,
             revoked: false,
             hidden: false,
+            mentions: vec!["alice".into()],
         }
     }
 

@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod keys;
 #[cfg(feature = "redis")]
 pub mod membership;
+pub mod mentions;
 #[cfg(feature = "postgres")]
 pub mod migrate;
 pub mod profile;

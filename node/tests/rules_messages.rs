@@ -837,3 +837,59 @@ async fn the_default_revoke_window_is_the_original_products_24_hours() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_come_with_the_message_in_the_answer_the_push_and_history_and_go_with_a_revoke() {
+    let cluster = cluster()
+        .nodes(2)
+        .users(&["alice", "bob", "carol"])
+        .room(&["alice", "bob", "carol"])
+        .start()
+        .await;
+    let room = cluster.rooms[0];
+    let alice = cluster.connect(0, "alice").await;
+    let bob = cluster.connect(1, "bob").await;
+    let sent = say(
+        &alice,
+        room,
+        "m1",
+        "@bob 회의 자료 봤어요? cc @carol, mail kim@example.com @bob",
+    )
+    .await;
+    assert_eq!(
+        sent.mentions,
+        ["bob", "carol"],
+        "in order, once; an e-mail address is no mention"
+    );
+    let pushed = push_where(
+        &bob,
+        "the message",
+        |p| matches!(p, Push::Message { message } if message.seq == sent.seq),
+    )
+    .await;
+    let Push::Message { message } = pushed else {
+        unreachable!()
+    };
+    assert_eq!(message.mentions, sent.mentions, "the push carries them");
+    assert_eq!(
+        history(&bob, room).await.last().map(|m| m.mentions.clone()),
+        Some(sent.mentions.clone())
+    );
+    ok(
+        &alice,
+        Call::Revoke(MessageRef {
+            room_id: room,
+            seq: sent.seq,
+        }),
+    )
+    .await;
+    let after = history(&bob, room).await;
+    let revoked = after
+        .iter()
+        .find(|m| m.seq == sent.seq)
+        .expect("still listed");
+    assert!(
+        revoked.revoked && revoked.mentions.is_empty(),
+        "a revoked message mentions nobody: {revoked:?}"
+    );
+}

@@ -119,6 +119,9 @@ pub struct Message {
     /// Deleted by the caller for themselves only (`delete_for_me`): body and file are withheld from them.
     #[serde(default)]
     pub hidden: bool,
+    /// The user ids the body mentions with `@id` (`mentions::parse` of the body; empty when revoked or hidden).
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 /// The quoted message of a reply, as it is now.

@@ -113,6 +113,7 @@ pub(crate) async fn insert_message(
         forwarded: m.forwarded,
         revoked: false,
         hidden: false,
+        mentions: super::mentions_of(m.kind, m.body),
     })
 }
 
@@ -214,6 +215,7 @@ pub(crate) async fn send_in_one_statement(
         forwarded: content.forwarded,
         revoked: false,
         hidden: false,
+        mentions: super::mentions_of(content.kind, &content.body),
     }))
 }
 

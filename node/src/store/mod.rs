@@ -76,6 +76,14 @@ pub(crate) fn hidden_for(param: usize) -> String {
 }
 
 /// Reads a message from the columns of [`message_columns`] starting at `at`.
+/// Who a message mentions: parsed from its body (system messages name people in sentences, not mentions).
+pub(crate) fn mentions_of(kind: MessageKind, body: &str) -> Vec<String> {
+    if kind == MessageKind::System {
+        return Vec::new();
+    }
+    sendjay_common::mentions::parse(body)
+}
+
 pub(crate) fn message_from(row: &Row, at: usize) -> Message {
     let hidden: bool = row.get(at + 11);
     let file: Option<Json<FileInfo>> = row.get(at + 7);
@@ -100,17 +108,20 @@ pub(crate) fn message_from(row: &Row, at: usize) -> Message {
             revoked,
         }
     });
+    let kind = MessageKind::parse(row.get(at + 4)).unwrap_or(MessageKind::Text);
+    let body: String = if hidden {
+        String::new()
+    } else {
+        row.get(at + 5)
+    };
     Message {
         room_id: row.get(at),
         seq: row.get(at + 1),
         client_msg_id: row.get(at + 2),
         sender_id: row.get(at + 3),
-        kind: MessageKind::parse(row.get(at + 4)).unwrap_or(MessageKind::Text),
-        body: if hidden {
-            String::new()
-        } else {
-            row.get(at + 5)
-        },
+        kind,
+        mentions: mentions_of(kind, &body),
+        body,
         created_at_ms: row.get(at + 6),
         reply_to,
         file: if hidden { None } else { file.map(|f| f.0) },

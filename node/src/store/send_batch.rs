@@ -259,6 +259,7 @@ async fn write_together(
             forwarded: job.content.forwarded,
             revoked: false,
             hidden: false,
+            mentions: super::mentions_of(job.content.kind, &job.content.body),
         });
     }
     Ok(results)

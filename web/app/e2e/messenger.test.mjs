@@ -145,7 +145,7 @@ test('two tabs of one user keep one session; the first tab is not evicted', asyn
   await context.close();
 });
 
-test('a muted room raises no notification and an unmuted one does', async () => {
+test('a muted room raises no notification (except a mention) and an unmuted one does', async () => {
   const dave = await (await newPerson(chrome.browser, cluster)).newPage();
   const alice = await (await newPerson(chrome.browser, cluster)).newPage();
   await signIn(dave, 'dave');
@@ -175,8 +175,12 @@ test('a muted room raises no notification and an unmuted one does', async () => 
   const seen = await notifications(dave);
   assert.equal(seen.filter((n) => n.body === 'notify me').length, 1, JSON.stringify(seen));
   assert.equal(seen.filter((n) => n.body === 'do not notify me').length, 0, `a muted room notified: ${JSON.stringify(seen)}`);
+  // A mention of dave notifies even in the muted room, and his copy of the message is marked.
+  await send(alice, '@dave this one matters');
+  await dave.waitForFunction(() => window.__notifications.some((n) => n.body === '@dave this one matters'), null, { timeout: 20_000 });
   // Unmute again for the later tests.
   await openRoom(dave, 'General');
+  await dave.locator('article.message.mentions-me', { hasText: '@dave this one matters' }).waitFor();
   await dave.getByRole('button', { name: 'Unmute notifications' }).click();
   await dave.getByRole('button', { name: 'Mute notifications' }).waitFor();
   await alice.context().close();

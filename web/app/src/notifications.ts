@@ -1,5 +1,6 @@
 // When a new message raises a desktop notification (Notification API), following the stored settings: off,
-// quiet hours, muted rooms, hidden body or sender; never for your own messages or the room you are looking at.
+// quiet hours, muted rooms (unless the message mentions you), hidden body or sender; never for your own messages or
+// the room you are looking at.
 
 import type { Message, RoomSummary, Settings } from '@sendjay/client';
 import { t } from './i18n.ts';
@@ -36,7 +37,8 @@ export function notificationFor(message: Message, ctx: NotifyContext): { title: 
   if (message.sender_id === ctx.selfId || message.hidden || message.kind === 'system') return null;
   const settings = ctx.settings;
   if (settings?.notifications_off === true) return null;
-  if (ctx.room?.notifications === false) return null;
+  // A muted room stays quiet, except for a message that mentions you (@you).
+  if (ctx.room?.notifications === false && !(message.mentions ?? []).includes(ctx.selfId)) return null;
   if (settings !== null && inQuietHours(settings.quiet_from, settings.quiet_to, ctx.now)) return null;
   if (ctx.watching && ctx.openRoomId === message.room_id) return null;
   const name = ctx.room === undefined ? t.appName : roomName(ctx.room);

@@ -18,6 +18,8 @@ export interface Message {
   forwarded: boolean;
   revoked: boolean;
   hidden: boolean;
+  /** User ids the body mentions as `@id` (§4; absent from older nodes). */
+  mentions?: string[];
 }
 
 /** The kinds a message may have; unknown kinds are shown as system notices. */

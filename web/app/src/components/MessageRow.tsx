@@ -12,9 +12,14 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
     return <p class="message system">{systemText(m)}</p>;
   }
   const own = m.sender_id === actions.selfId;
+  const mentionsMe = !own && (m.mentions ?? []).includes(actions.selfId);
   const unread = actions.unreadOf(m.seq);
   return (
-    <article class={own ? 'message own' : 'message'} aria-label={`${m.sender_id} ${shortTime(m.created_at_ms)}`} data-client-msg-id={m.client_msg_id}>
+    <article
+      class={`message${own ? ' own' : ''}${mentionsMe ? ' mentions-me' : ''}`}
+      aria-label={`${m.sender_id} ${shortTime(m.created_at_ms)}${mentionsMe ? ` · ${t.mentionsYou}` : ''}`}
+      data-client-msg-id={m.client_msg_id}
+    >
       {props.showSender && !own && <p class="sender">{m.sender_id}</p>}
       <div class="bubble">
         {m.reply_to !== null && (
