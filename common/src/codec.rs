@@ -710,8 +710,9 @@ mod tests {
             Call::Typing(RoomArgs { room_id: 1 }),
             Call::GetSettings,
             Call::SetSettings(SettingsPatch {
-                quiet_from: Some("22:00".into()),
-                quiet_to: Some("07:00".into()),
+                notify_from: Some("08:00".into()),
+                notify_to: Some("19:00".into()),
+                time_zone: Some("Asia/Seoul".into()),
                 ..Default::default()
             }),
             Call::ResetPasskey(ResetPasskeyArgs { user_id: None }),
@@ -837,7 +838,7 @@ mod tests {
             ServerFrame::Push {
                 push: Push::Settings {
                     settings: Settings {
-                        quiet_from: Some("22:00".into()),
+                        notify_from: Some("08:00".into()),
                         ..Default::default()
                     },
                 },

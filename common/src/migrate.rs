@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_identity.sql",
         sql: include_str!("../../migrations/0006_identity.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_notification_hours.sql",
+        sql: include_str!("../../migrations/0007_notification_hours.sql"),
+    },
 ];
 
 /// A migration run failed.

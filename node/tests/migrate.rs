@@ -1,11 +1,10 @@
-//! Migrations are safe when several nodes start at the same moment.
+//! Migrations are safe when several nodes start at the same moment, and keep stored data's meaning.
 
 use sendjay_common::migrate::{self, MIGRATIONS};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_migrations_apply_each_step_once() {
-    let pg = sendjay_testkit::postgres().await;
-    let name = format!("sendjay_empty_{}", std::process::id());
+/// A new empty database on `pg` (named after `prefix` and this process); returns its URL.
+async fn empty_database(pg: &sendjay_testkit::PgServer, prefix: &str) -> String {
+    let name = format!("{prefix}_{}", std::process::id());
     let (admin, connection) = tokio_postgres::connect(&pg.url("postgres"), tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -14,7 +13,13 @@ async fn concurrent_migrations_apply_each_step_once() {
         .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
         .await
         .unwrap();
-    let url = pg.url(&name);
+    pg.url(&name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_each_step_once() {
+    let pg = sendjay_testkit::postgres().await;
+    let url = empty_database(pg, "sendjay_empty").await;
     let mut runs = Vec::new();
     for _ in 0..4 {
         let url = url.clone();
@@ -49,4 +54,61 @@ async fn concurrent_migrations_apply_each_step_once() {
         .unwrap()
         .get(0);
     assert_eq!(rows as usize, MIGRATIONS.len());
+}
+
+/// Migration 0007 turns stored quiet hours into the notification window they leave (the seed's 알림시간):
+/// quiet 22:00–07:00 becomes notifications 07:00–22:00; no quiet hours stays "always".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_hours_become_the_notification_window_they_leave() {
+    let pg = sendjay_testkit::postgres().await;
+    let url = empty_database(pg, "sendjay_hours").await;
+    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The schema as it was before 0007, with two users' settings written then.
+    client
+        .batch_execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        .await
+        .unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version < 7) {
+        client.batch_execute(m.sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&m.version, &m.name],
+            )
+            .await
+            .unwrap();
+    }
+    client
+        .batch_execute(
+            "INSERT INTO users (id, display_name, password_hash, passkey) VALUES ('kim', 'Kim', 'x', 'p'), ('lee', 'Lee', 'x', 'p');
+             INSERT INTO user_settings (user_id, quiet_from, quiet_to) VALUES ('kim', 1320, 420);
+             INSERT INTO user_settings (user_id, hide_body) VALUES ('lee', true);",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        migrate::migrate(&mut client).await.unwrap(),
+        ["0007_notification_hours.sql"]
+    );
+    let rows = client
+        .query(
+            "SELECT user_id, notify_from, notify_to, time_zone FROM user_settings ORDER BY user_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<i16>, Option<i16>, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("kim".to_owned(), Some(420), Some(1320), String::new()),
+            ("lee".to_owned(), None, None, String::new()),
+        ]
+    );
 }

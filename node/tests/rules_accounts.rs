@@ -253,8 +253,9 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
         Call::SetSettings(SettingsPatch {
             sound_off: Some(true),
             hide_body: Some(true),
-            quiet_from: Some("22:30".into()),
-            quiet_to: Some("07:00".into()),
+            notify_from: Some("08:30".into()),
+            notify_to: Some("19:00".into()),
+            time_zone: Some("Asia/Seoul".into()),
             web_standalone: Some(true),
             ..Default::default()
         }),
@@ -266,8 +267,9 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
     let expected = Settings {
         sound_off: true,
         hide_body: true,
-        quiet_from: Some("22:30".into()),
-        quiet_to: Some("07:00".into()),
+        notify_from: Some("08:30".into()),
+        notify_to: Some("19:00".into()),
+        time_zone: "Asia/Seoul".into(),
         web_standalone: true,
         ..Default::default()
     };
@@ -282,13 +284,13 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
         panic!()
     };
     assert_eq!(settings, expected);
-    // Partial update keeps the rest; "" clears quiet hours.
+    // Partial update keeps the rest (the time zone too); "" makes notifications come at any hour.
     let Reply::SetSettings { settings } = ok(
         &mobile,
         Call::SetSettings(SettingsPatch {
             notifications_off: Some(true),
-            quiet_from: Some(String::new()),
-            quiet_to: Some(String::new()),
+            notify_from: Some(String::new()),
+            notify_to: Some(String::new()),
             ..Default::default()
         }),
     )
@@ -300,25 +302,29 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
         settings,
         Settings {
             notifications_off: true,
-            quiet_from: None,
-            quiet_to: None,
+            notify_from: None,
+            notify_to: None,
             ..expected
         }
     );
     let before = cluster.fingerprint().await;
     for bad in [
         SettingsPatch {
-            quiet_from: Some("25:00".into()),
-            quiet_to: Some("07:00".into()),
+            notify_from: Some("25:00".into()),
+            notify_to: Some("07:00".into()),
             ..Default::default()
         },
         SettingsPatch {
-            quiet_from: Some("22:00".into()),
+            notify_from: Some("22:00".into()),
             ..Default::default()
         },
         SettingsPatch {
-            quiet_from: Some("".into()),
-            quiet_to: Some("07:00".into()),
+            notify_from: Some("".into()),
+            notify_to: Some("07:00".into()),
+            ..Default::default()
+        },
+        SettingsPatch {
+            time_zone: Some("Seoul time".into()),
             ..Default::default()
         },
     ] {

@@ -19,12 +19,15 @@ pub struct SettingsPatch {
     /// Notifications without the sender's name.
     #[serde(default)]
     pub hide_sender: Option<bool>,
-    /// Quiet hours start, `HH:MM` (24 h, the user's local time), or `""` to clear; give with `quiet_to`.
+    /// Notification hours start, `HH:MM` (24 h, in `time_zone`), or `""` for always; give with `notify_to`.
     #[serde(default)]
-    pub quiet_from: Option<String>,
-    /// Quiet hours end, `HH:MM`, or `""` to clear; give with `quiet_from`.
+    pub notify_from: Option<String>,
+    /// Notification hours end, `HH:MM`, or `""` for always; give with `notify_from`.
     #[serde(default)]
-    pub quiet_to: Option<String>,
+    pub notify_to: Option<String>,
+    /// The user's time zone, an IANA name such as `Asia/Seoul`, or `""` for the device's own.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// Web only: open the messenger in its own tab instead of embedded in the portal page.
     #[serde(default)]
     pub web_standalone: Option<bool>,
@@ -48,10 +51,12 @@ pub struct Settings {
     pub hide_body: bool,
     /// Notifications without the sender's name.
     pub hide_sender: bool,
-    /// Quiet hours start, `HH:MM`, or nil.
-    pub quiet_from: Option<String>,
-    /// Quiet hours end, `HH:MM`, or nil.
-    pub quiet_to: Option<String>,
+    /// Notifications are delivered from `HH:MM` (in `time_zone`)…, or nil: always.
+    pub notify_from: Option<String>,
+    /// …until `HH:MM` (wrapping past midnight when earlier than `notify_from`; equal: the whole day), or nil.
+    pub notify_to: Option<String>,
+    /// The user's time zone (IANA name), or `""`: the device's own.
+    pub time_zone: String,
     /// Web only: open the messenger in its own tab.
     pub web_standalone: bool,
 }

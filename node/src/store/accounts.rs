@@ -26,14 +26,29 @@ fn settings_from(row: &Row) -> Settings {
         sound_off: row.get(1),
         hide_body: row.get(2),
         hide_sender: row.get(3),
-        quiet_from: hhmm(row.get(4)),
-        quiet_to: hhmm(row.get(5)),
+        notify_from: hhmm(row.get(4)),
+        notify_to: hhmm(row.get(5)),
         web_standalone: row.get(6),
+        time_zone: row.get(7),
     }
 }
 
 const SETTINGS_COLUMNS: &str =
-    "notifications_off, sound_off, hide_body, hide_sender, quiet_from, quiet_to, web_standalone";
+    "notifications_off, sound_off, hide_body, hide_sender, notify_from, notify_to, web_standalone, time_zone";
+
+/// Whether `zone` looks like an IANA time zone name (`Asia/Seoul`, `America/Argentina/Buenos_Aires`, `UTC`,
+/// `Etc/GMT+9`) or is `""`. Nodes do not carry the zone database: a well-formed but unknown name is stored, and
+/// the device falls back to its own zone (docs/protocol.md §6.14).
+pub fn time_zone_shaped(zone: &str) -> bool {
+    zone.is_empty()
+        || (zone.len() <= 64
+            && zone.split('/').all(|part| {
+                part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+            }))
+}
 
 impl Store {
     /// Gives `target` a new passkey, revoking every token issued before. Only the user themselves or an admin.
@@ -152,27 +167,31 @@ impl Store {
         user_id: &str,
         patch: &SettingsPatch,
     ) -> Result<Settings, NodeError> {
-        let quiet = match (patch.quiet_from.as_deref(), patch.quiet_to.as_deref()) {
-            (None, None) => None,
-            (Some(""), Some("")) => Some((None, None)),
-            (Some(from), Some(to)) => match (parse_hhmm(from), parse_hhmm(to)) {
-                (Some(f), Some(t)) => Some((Some(f), Some(t))),
-                _ => {
-                    return Err(bad_args(
-                        "quiet_from and quiet_to must be HH:MM (00:00 to 23:59)",
-                    ))
-                }
-            },
-            _ => {
-                return Err(bad_args(
-                    "quiet_from and quiet_to go together: both HH:MM, or both \"\" to clear",
-                ))
-            }
-        };
+        if let Some(zone) = patch.time_zone.as_deref().filter(|z| !time_zone_shaped(z)) {
+            return Err(bad_args(format!(
+                "time_zone {zone:?} is no IANA time zone name: give one such as \"Asia/Seoul\", or \"\" for the device's own"
+            )));
+        }
+        let window =
+            match (patch.notify_from.as_deref(), patch.notify_to.as_deref()) {
+                (None, None) => None,
+                (Some(""), Some("")) => Some((None, None)),
+                (Some(from), Some(to)) => match (parse_hhmm(from), parse_hhmm(to)) {
+                    (Some(f), Some(t)) => Some((Some(f), Some(t))),
+                    _ => {
+                        return Err(bad_args(
+                            "notify_from and notify_to must be HH:MM (00:00 to 23:59)",
+                        ))
+                    }
+                },
+                _ => return Err(bad_args(
+                    "notify_from and notify_to go together: both HH:MM, or both \"\" for always",
+                )),
+            };
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("set_settings");
         active_caller(&**client, user_id).await?;
-        let (set_quiet, from, to) = match quiet {
+        let (set_window, from, to) = match window {
             Some((f, t)) => (true, f, t),
             None => (false, None, None),
         };
@@ -180,17 +199,18 @@ impl Store {
             .query_one(
                 &format!(
                     "INSERT INTO user_settings AS s (user_id, notifications_off, sound_off, hide_body, hide_sender,
-                                                     quiet_from, quiet_to, web_standalone)
+                                                     notify_from, notify_to, web_standalone, time_zone)
                      VALUES ($1, coalesce($2, false), coalesce($3, false), coalesce($4, false), coalesce($5, false),
-                             $7, $8, coalesce($9, false))
+                             $7, $8, coalesce($9, false), coalesce($10, ''))
                      ON CONFLICT (user_id) DO UPDATE SET
                         notifications_off = coalesce($2, s.notifications_off),
                         sound_off = coalesce($3, s.sound_off),
                         hide_body = coalesce($4, s.hide_body),
                         hide_sender = coalesce($5, s.hide_sender),
-                        quiet_from = CASE WHEN $6 THEN $7 ELSE s.quiet_from END,
-                        quiet_to = CASE WHEN $6 THEN $8 ELSE s.quiet_to END,
+                        notify_from = CASE WHEN $6 THEN $7 ELSE s.notify_from END,
+                        notify_to = CASE WHEN $6 THEN $8 ELSE s.notify_to END,
                         web_standalone = coalesce($9, s.web_standalone),
+                        time_zone = coalesce($10, s.time_zone),
                         updated_at = now()
                      RETURNING {SETTINGS_COLUMNS}"
                 ),
@@ -200,10 +220,11 @@ impl Store {
                     &patch.sound_off,
                     &patch.hide_body,
                     &patch.hide_sender,
-                    &set_quiet,
+                    &set_window,
                     &from,
                     &to,
                     &patch.web_standalone,
+                    &patch.time_zone,
                 ],
             )
             .await?;
@@ -216,7 +237,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quiet_hours_parse_strictly() {
+    fn time_zones_are_checked_for_shape() {
+        for good in [
+            "",
+            "UTC",
+            "Asia/Seoul",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+9",
+            "America/Port-au-Prince",
+        ] {
+            assert!(time_zone_shaped(good), "{good}");
+        }
+        for bad in [
+            "Asia/",
+            "/Seoul",
+            "Asia Seoul",
+            "../etc",
+            "+09:00",
+            &"A".repeat(65),
+        ] {
+            assert!(!time_zone_shaped(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn notification_hours_parse_strictly() {
         assert_eq!(parse_hhmm("00:00"), Some(0));
         assert_eq!(parse_hhmm("23:59"), Some(1439));
         assert_eq!(parse_hhmm("07:05"), Some(425));

@@ -122,7 +122,7 @@ impl TestCluster {
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, user_id, last_read_seq, nickname, notifications), ',' ORDER BY room_id, user_id) FROM room_members), '')
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, kind, body, revoked_at, file::text), ',' ORDER BY room_id, seq) FROM messages), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM message_hidden), '')
-                     || coalesce((SELECT string_agg(concat_ws('|', user_id, notifications_off, quiet_from), ',' ORDER BY user_id) FROM user_settings), '')
+                     || coalesce((SELECT string_agg(concat_ws('|', user_id, notifications_off, notify_from, time_zone), ',' ORDER BY user_id) FROM user_settings), '')
                      || coalesce((SELECT string_agg(concat_ws('|', id, passkey, retired_at, nickname, mobile_installed), ',' ORDER BY id) FROM users), '')
                      || coalesce((SELECT string_agg(concat_ws('|', low_user, high_user, room_id), ',' ORDER BY room_id) FROM direct_pairs), ''))",
                 &[],

@@ -527,6 +527,47 @@ test('settings survive a reload; hide body and sender shape the notification; cl
   await dave.context().close();
 });
 
+test('notification hours: outside the window (read in the chosen time zone) nothing is shown, inside it is', async () => {
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(dave, 'dave');
+  await signIn(alice, 'alice');
+  await openRoom(alice, 'General');
+  // Asia/Seoul has no daylight saving: its clock is UTC + 9 h.
+  const seoul = (offsetMinutes) => {
+    const m = (((new Date().getUTCHours() + 9) * 60 + new Date().getUTCMinutes() + offsetMinutes) % 1440 + 1440) % 1440;
+    return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  };
+  const setHours = async (from, to) => {
+    await dave.getByRole('button', { name: 'Settings' }).click();
+    await dave.getByLabel('Time zone').selectOption('Asia/Seoul');
+    await dave.getByLabel('Notifications from').fill(from);
+    await dave.getByLabel('Notifications until').fill(to);
+    await dave.getByRole('button', { name: 'Save' }).click();
+    await dave.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    await dave.getByRole('button', { name: 'Back' }).click();
+    await dave.locator('.room').first().waitFor();
+  };
+  await setHours(seoul(120), seoul(180)); // a window that starts in two hours
+  const outside = `outside the hours ${randomBytes(3).toString('hex')}`;
+  await send(alice, outside);
+  await dave.locator('.room-preview', { hasText: outside }).waitFor({ timeout: 20_000 });
+  await dave.waitForTimeout(800);
+  assert.deepEqual((await notifications(dave)).filter((n) => n.body === outside), [], 'notified outside the notification hours');
+  await setHours(seoul(-60), seoul(60)); // now is inside
+  const inside = `inside the hours ${randomBytes(3).toString('hex')}`;
+  await send(alice, inside);
+  await dave.waitForFunction((text) => window.__notifications.some((n) => n.body === text), inside, { timeout: 20_000 });
+  // Back to any hour for the later tests.
+  await dave.getByRole('button', { name: 'Settings' }).click();
+  await dave.getByLabel('Notifications from').fill('');
+  await dave.getByLabel('Notifications until').fill('');
+  await dave.getByRole('button', { name: 'Save' }).click();
+  await dave.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+  await alice.context().close();
+  await dave.context().close();
+});
+
 test('"delete for me" hides a message for that user only, also after a reload', async () => {
   const { alice, dave, close } = await aliceAndDave('General');
   const text = `only dave keeps this ${randomBytes(3).toString('hex')}`;

@@ -1,5 +1,5 @@
 // When a new message raises a desktop notification (Notification API), following the stored settings: off,
-// quiet hours, muted rooms (unless the message mentions you), hidden body or sender; never for your own messages or
+// notification hours, muted rooms (unless the message mentions you), hidden body or sender; never for your own messages or
 // the room you are looking at.
 
 import type { Message, RoomSummary, Settings } from '@sendjay/client';
@@ -19,14 +19,32 @@ export interface NotifyContext {
   now: Date;
 }
 
-/** True when `hhmm` (local time now) lies in the quiet hours `from`–`to` (which may wrap midnight). */
-export function inQuietHours(from: string | null, to: string | null, now: Date): boolean {
-  if (from === null || to === null || from === '' || to === '' || from === to) return false;
+/** Minutes after midnight of `now` in `zone` (an IANA name; '' or an unknown name: this device's zone). */
+export function minutesIn(zone: string, now: Date): number {
+  if (zone !== '') {
+    try {
+      const parts = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(now);
+      const part = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? NaN);
+      const minutes = part('hour') * 60 + part('minute');
+      if (!Number.isNaN(minutes)) return minutes;
+    } catch {
+      // an unknown zone: fall through to the device's own
+    }
+  }
+  return now.getHours() * 60 + now.getMinutes();
+}
+
+/**
+ * True when notifications may be shown now: inside the user's notification hours `from`–`to` (the original
+ * product's 알림시간; they may wrap midnight; equal or unset: always), read in the user's time zone.
+ */
+export function inNotificationHours(from: string | null, to: string | null, zone: string, now: Date): boolean {
+  if (from === null || to === null || from === '' || to === '' || from === to) return true;
   const minutes = (s: string) => {
     const [h, m] = s.split(':');
     return Number(h) * 60 + Number(m);
   };
-  const at = now.getHours() * 60 + now.getMinutes();
+  const at = minutesIn(zone, now);
   const start = minutes(from);
   const end = minutes(to);
   return start < end ? at >= start && at < end : at >= start || at < end;
@@ -39,7 +57,7 @@ export function notificationFor(message: Message, ctx: NotifyContext): { title: 
   if (settings?.notifications_off === true) return null;
   // A muted room stays quiet, except for a message that mentions you (@you).
   if (ctx.room?.notifications === false && !(message.mentions ?? []).includes(ctx.selfId)) return null;
-  if (settings !== null && inQuietHours(settings.quiet_from, settings.quiet_to, ctx.now)) return null;
+  if (settings !== null && !inNotificationHours(settings.notify_from, settings.notify_to, settings.time_zone, ctx.now)) return null;
   if (ctx.watching && ctx.openRoomId === message.room_id) return null;
   const name = ctx.room === undefined ? t.appName : roomName(ctx.room);
   const title = settings?.hide_sender === true ? name : `${message.sender_id} · ${name}`;

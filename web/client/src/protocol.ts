@@ -129,8 +129,12 @@ export interface Settings {
   hide_body: boolean;
   hide_sender: boolean;
   web_standalone: boolean;
-  quiet_from: string | null;
-  quiet_to: string | null;
+  /** Notifications are delivered from `HH:MM` (in `time_zone`)… (null: always). */
+  notify_from: string | null;
+  /** …until `HH:MM` (wrapping past midnight when earlier; equal: the whole day). */
+  notify_to: string | null;
+  /** IANA time zone name, or '' for the device's own. */
+  time_zone: string;
 }
 
 /** A per-room cursor of `sync` (§6.6). */
@@ -257,7 +261,7 @@ export interface Ops {
   typing: { args: { room_id: number }; result: { op: 'typing'; room_id: number } };
   get_settings: { args: undefined; result: { op: 'get_settings'; settings: Settings } };
   set_settings: {
-    args: Partial<Omit<Settings, 'quiet_from' | 'quiet_to'>> & { quiet_from?: string; quiet_to?: string };
+    args: Partial<Omit<Settings, 'notify_from' | 'notify_to'>> & { notify_from?: string; notify_to?: string };
     result: { op: 'set_settings'; settings: Settings };
   };
   reset_passkey: { args: { user_id?: string }; result: { op: 'reset_passkey'; user_id: string } };

@@ -3,6 +3,11 @@ import type { SendjayClient, Settings } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { ChangePasswordForm } from './ChangePasswordForm.tsx';
 
+/** The zones the browser knows (IANA names), for the time zone setting. */
+const zones: readonly string[] = (Intl as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
+/** This device's zone. */
+const deviceZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
 /** The stored notification settings (shared with the user's other devices). */
 export function SettingsScreen(props: { client: SendjayClient; onBack: () => void; onPasswordChanged: () => void }) {
   const { client } = props;
@@ -23,8 +28,9 @@ export function SettingsScreen(props: { client: SendjayClient; onBack: () => voi
         notifications_off: settings.notifications_off,
         hide_body: settings.hide_body,
         hide_sender: settings.hide_sender,
-        quiet_from: settings.quiet_from ?? '',
-        quiet_to: settings.quiet_to ?? '',
+        notify_from: settings.notify_from ?? '',
+        notify_to: settings.notify_to ?? '',
+        time_zone: settings.time_zone,
       });
       setSettings(saved);
       setStatus(t.saved);
@@ -57,12 +63,24 @@ export function SettingsScreen(props: { client: SendjayClient; onBack: () => voi
           {t.hideSender}
         </label>
         <label>
-          {t.quietFrom}
-          <input type="time" value={settings.quiet_from ?? ''} onInput={(e) => setSettings({ ...settings, quiet_from: e.currentTarget.value })} />
+          {t.notifyFrom}
+          <input type="time" value={settings.notify_from ?? ''} onInput={(e) => setSettings({ ...settings, notify_from: e.currentTarget.value })} />
         </label>
         <label>
-          {t.quietTo}
-          <input type="time" value={settings.quiet_to ?? ''} onInput={(e) => setSettings({ ...settings, quiet_to: e.currentTarget.value })} />
+          {t.notifyTo}
+          <input type="time" value={settings.notify_to ?? ''} onInput={(e) => setSettings({ ...settings, notify_to: e.currentTarget.value })} />
+        </label>
+        <p class="room-preview">{t.notifyHoursHint}</p>
+        <label>
+          {t.timeZone}
+          <select value={settings.time_zone} onChange={(e) => setSettings({ ...settings, time_zone: e.currentTarget.value })}>
+            <option value="">{t.deviceTimeZone(deviceZone)}</option>
+            {zones.map((z) => (
+              <option key={z} value={z}>
+                {z}
+              </option>
+            ))}
+          </select>
         </label>
         {permission !== 'granted' && typeof Notification !== 'undefined' && (
           <button type="button" class="secondary" onClick={() => void Notification.requestPermission().then(setPermission)}>
