@@ -42,6 +42,7 @@ ensure_moto
 # (testkit/oidc, started by testkit/src/oidc.rs).
 ensure_node
 npm_ci "$ROOT/testkit/oidc"
+npm_ci "$ROOT/testkit/push"
 # HOOK (prometheus): the observability check below (scripts/observability-test.sh) installs the Debian package
 # prometheus itself when it is missing. Set SENDJAY_NEEDS_PROMETHEUS=1 to install it here up front instead.
 if [ "${SENDJAY_NEEDS_PROMETHEUS:-0}" = 1 ]; then

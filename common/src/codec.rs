@@ -11,10 +11,11 @@ use thiserror::Error;
 use crate::error_code::ErrorCode;
 use crate::protocol::{
     Call, CreateGroupArgs, ForwardArgs, HistoryArgs, InviteArgs, MarkReadArgs, MessageKind,
-    MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, RemoveMemberArgs, RenameRoomArgs,
-    Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs,
-    SendRichArgs, ServerFrame, SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
-    UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
+    MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs, RemoveMemberArgs,
+    RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs,
+    SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
+    SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnitMembersArgs,
+    UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
 
 /// Why a frame could not be decoded.
@@ -131,7 +132,14 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
     let id = request.id;
     let op = request.call.op();
     match &request.call {
-        Call::Ping | Call::ListRooms | Call::GetSettings | Call::Logout => out::<()>(id, op, None),
+        Call::Ping
+        | Call::ListRooms
+        | Call::GetSettings
+        | Call::Logout
+        | Call::PushConfig
+        | Call::PushUnsubscribe => out::<()>(id, op, None),
+        Call::PushSubscribe(a) => out(id, op, Some(a)),
+        Call::SetForeground(a) => out(id, op, Some(a)),
         Call::History(a) => out(id, op, Some(a)),
         Call::Send(a) => out(id, op, Some(a)),
         Call::SendRich(a) => out(id, op, Some(a)),
@@ -234,6 +242,10 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         }
         "logout" => Call::Logout,
         "retire_user" => Call::RetireUser(decode_args::<UserArgs>(bytes, id, op)?),
+        "push_config" => Call::PushConfig,
+        "push_subscribe" => Call::PushSubscribe(decode_args::<PushSubscribeArgs>(bytes, id, op)?),
+        "push_unsubscribe" => Call::PushUnsubscribe,
+        "set_foreground" => Call::SetForeground(decode_args::<SetForegroundArgs>(bytes, id, op)?),
         _ => {
             return Err(CodecError::UnknownOp {
                 id,
@@ -720,6 +732,17 @@ mod tests {
             Call::RetireUser(UserArgs {
                 user_id: "zed".into(),
             }),
+            Call::PushConfig,
+            Call::PushSubscribe(PushSubscribeArgs::WebPush {
+                endpoint: "https://push.example/abc".into(),
+                p256dh: "BAAA".into(),
+                auth: "AAAA".into(),
+            }),
+            Call::PushSubscribe(PushSubscribeArgs::Fcm {
+                token: "fcm-token".into(),
+            }),
+            Call::PushUnsubscribe,
+            Call::SetForeground(SetForegroundArgs { foreground: true }),
         ]
     }
 
@@ -773,6 +796,8 @@ mod tests {
         for (op, call) in [
             ("get_settings", Call::GetSettings),
             ("logout", Call::Logout),
+            ("push_config", Call::PushConfig),
+            ("push_unsubscribe", Call::PushUnsubscribe),
             ("org_units", Call::OrgUnits(OrgUnitsArgs::default())),
             (
                 "reset_passkey",

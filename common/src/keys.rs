@@ -92,6 +92,22 @@ impl KeySchema {
         format!("{}:{{u:{user}}}:presence", self.prefix)
     }
 
+    /// The notification stream (a Redis Stream read by the notification workers' consumer group).
+    pub fn notify_stream(&self) -> String {
+        format!("{}:notify", self.prefix)
+    }
+
+    /// Which device classes of a user are in the foreground: device class → the session generation that said so
+    /// (a stale entry of an ended session never matches the live record).
+    pub fn foreground(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:foreground", self.prefix)
+    }
+
+    /// What was pushed to a user and not yet cleared: `<room>/<device>` → the newest seq pushed.
+    pub fn notified(&self, user: &str) -> String {
+        format!("{}:{{u:{user}}}:notified", self.prefix)
+    }
+
     /// The user of a presence channel name, if it is one of ours.
     pub fn parse_presence_channel<'a>(&self, channel: &'a str) -> Option<&'a str> {
         channel

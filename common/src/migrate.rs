@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_notification_hours.sql",
         sql: include_str!("../../migrations/0007_notification_hours.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_push_devices.sql",
+        sql: include_str!("../../migrations/0008_push_devices.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -170,6 +170,51 @@ pub struct NodeConfig {
     /// Requests one connection may send at once above the average (its token bucket's size).
     #[arg(long, env = "SENDJAY_REQUEST_BURST", default_value_t = 200)]
     pub request_burst: u32,
+    /// Web Push (VAPID, RFC 8292) private key: base64url of the raw 32-byte P-256 scalar (`sendjay-node
+    /// vapid-key` makes one). Unset: no Web Push.
+    #[arg(long, env = "SENDJAY_VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<String>,
+    /// Who runs this deployment, told to push services in every VAPID signature (`mailto:` or `https:`).
+    #[arg(
+        long,
+        env = "SENDJAY_VAPID_SUBJECT",
+        default_value = "mailto:admin@localhost"
+    )]
+    pub vapid_subject: String,
+    /// FCM HTTP v1: path of the Google service-account key (JSON) that signs the OAuth2 token requests.
+    /// Unset: no FCM.
+    #[arg(long, env = "SENDJAY_FCM_SERVICE_ACCOUNT_FILE")]
+    pub fcm_service_account_file: Option<std::path::PathBuf>,
+    /// FCM HTTP v1 base URL (a company's own gateway may stand in for Google's).
+    #[arg(
+        long,
+        env = "SENDJAY_FCM_ENDPOINT",
+        default_value = "https://fcm.googleapis.com"
+    )]
+    pub fcm_endpoint: String,
+    /// OAuth2 token URL for FCM; default the service account's own `token_uri`.
+    #[arg(long, env = "SENDJAY_FCM_TOKEN_URL")]
+    pub fcm_token_url: Option<String>,
+    /// Run a notification worker in this node (reads the notification stream in the consumer group). Nodes
+    /// only append jobs when Web Push or FCM is configured.
+    #[arg(long, env = "SENDJAY_NOTIFY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub notify_worker: bool,
+    /// Jobs one worker handles at once.
+    #[arg(long, env = "SENDJAY_NOTIFY_CONCURRENCY", default_value_t = 64)]
+    pub notify_concurrency: usize,
+    /// Milliseconds a job may stay unacknowledged with a worker before another worker claims it (`XAUTOCLAIM`).
+    #[arg(long, env = "SENDJAY_NOTIFY_CLAIM_IDLE_MS", default_value_t = 30_000)]
+    pub notify_claim_idle_ms: u64,
+    /// The notification stream is trimmed to about this many entries.
+    #[arg(
+        long,
+        env = "SENDJAY_NOTIFY_STREAM_MAXLEN",
+        default_value_t = 1_000_000
+    )]
+    pub notify_stream_maxlen: u64,
+    /// Time zone of users whose own setting is empty or unknown (IANA name); default the node's.
+    #[arg(long, env = "SENDJAY_DEFAULT_TIME_ZONE")]
+    pub default_time_zone: Option<String>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "SENDJAY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -314,7 +359,36 @@ impl NodeConfig {
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return bad("SENDJAY_LOG_FORMAT", "must be `text` or `json`");
         }
+        if !(self.vapid_subject.starts_with("mailto:") || self.vapid_subject.starts_with("https:"))
+        {
+            return bad(
+                "SENDJAY_VAPID_SUBJECT",
+                "must start with `mailto:` or `https:`",
+            );
+        }
+        if self.notify_concurrency == 0 || self.notify_claim_idle_ms == 0 {
+            return bad(
+                "SENDJAY_NOTIFY_CONCURRENCY / SENDJAY_NOTIFY_CLAIM_IDLE_MS",
+                "must be > 0",
+            );
+        }
+        if self.notify_stream_maxlen < 1000 {
+            return bad("SENDJAY_NOTIFY_STREAM_MAXLEN", "must be at least 1000");
+        }
+        if let Some(zone) = &self.default_time_zone {
+            if jiff::tz::TimeZone::get(zone).is_err() {
+                return bad(
+                    "SENDJAY_DEFAULT_TIME_ZONE",
+                    "is not a time zone of this machine's zone database (an IANA name such as Asia/Seoul)",
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// Whether this node sends pushes at all (Web Push or FCM configured): only then are jobs appended.
+    pub fn push_configured(&self) -> bool {
+        self.vapid_private_key.is_some() || self.fcm_service_account_file.is_some()
     }
 
     /// How long a connection serving file requests may stay open.

@@ -1,13 +1,14 @@
 //! Turns one request frame into exactly one reply or error frame, and publishes what others must see.
 //!
 //! The ops live by topic in `handler/`: [`rooms`] (membership), [`messages`] (send, forward, revoke, history,
-//! search, sync), [`reads`] (read state), [`people`] (directory, presence, typing) and [`accounts`] (settings,
-//! passkey reset, logout, retirement). Arguments are checked in [`validate`]; what other sessions must learn is
+//! search, sync), [`reads`] (read state), [`people`] (directory, presence, typing), [`accounts`] (settings,
+//! passkey reset, logout, retirement) and [`notifications`] (push subscriptions, foreground reports). Arguments are checked in [`validate`]; what other sessions must learn is
 //! published in order by [`fanout`].
 
 mod accounts;
 mod fanout;
 mod messages;
+mod notifications;
 mod people;
 mod reads;
 mod rooms;
@@ -142,7 +143,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::History(args) => messages::history(ctx, user, args).await,
         Call::Send(args) => messages::send_text(ctx, user, args).await,
         Call::SendRich(args) => messages::send_rich(ctx, user, args).await,
-        Call::MarkRead(args) => reads::mark_read(ctx, user, args).await,
+        Call::MarkRead(args) => reads::mark_read(ctx, conn, args).await,
         Call::Sync(args) => messages::sync(ctx, user, args).await,
         Call::OpenDirect(args) => rooms::open_direct(ctx, user, args).await,
         Call::CreateGroup(args) => rooms::create_group(ctx, user, args).await,
@@ -152,7 +153,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::RenameRoom(args) => rooms::rename_room(ctx, user, args).await,
         Call::SetRoomPrefs(args) => rooms::set_room_prefs(ctx, user, args).await,
         Call::RoomMembers(args) => rooms::room_members(ctx, user, args).await,
-        Call::OpenRoom(args) => reads::open_room(ctx, user, args).await,
+        Call::OpenRoom(args) => reads::open_room(ctx, conn, args).await,
         Call::UnreadCounts(args) => reads::unread_counts(ctx, user, args).await,
         Call::UnreadMembers(args) => reads::unread_members(ctx, user, args).await,
         Call::Forward(args) => messages::forward(ctx, user, args).await,
@@ -173,5 +174,9 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::ResetPasskey(args) => accounts::reset_passkey(ctx, user, args).await,
         Call::Logout => accounts::logout(ctx, conn).await,
         Call::RetireUser(args) => accounts::retire_user(ctx, user, args).await,
+        Call::PushConfig => Ok(notifications::push_config(ctx)),
+        Call::PushSubscribe(args) => notifications::push_subscribe(ctx, conn, args).await,
+        Call::PushUnsubscribe => notifications::push_unsubscribe(ctx, conn).await,
+        Call::SetForeground(args) => notifications::set_foreground(ctx, conn, args).await,
     }
 }

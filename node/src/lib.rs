@@ -18,6 +18,7 @@ pub mod error;
 pub mod files;
 pub mod handler;
 pub mod metrics;
+pub mod notify;
 pub mod outbox;
 pub mod presence_watch;
 pub mod registry;
@@ -88,6 +89,8 @@ pub struct NodeContext {
     pub ring: ring::Ring,
     /// File storage, signed URLs and CORS settings of `/v1/files`.
     pub files: files::FileService,
+    /// Push providers, the notification stream and the worker's Redis scripts.
+    pub notifications: notify::Notifications,
     draining: AtomicBool,
 }
 
@@ -211,6 +214,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     // reqwest (S3 over HTTPS) is built without a crypto provider so aws-lc-sys is not needed: use ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let files = files::FileService::open(&config)?;
+    let notifications =
+        notify::Notifications::from_config(&config, &KeySchema::new(&config.redis_prefix))?;
     let store = Store::connect(&config.database_url, config.db_pool_size)?;
     store.migrate().await?;
     let keys = KeySchema::new(&config.redis_prefix);
@@ -255,6 +260,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         next_conn_id: AtomicU64::new(1),
         ring: ring::Ring::new(&node_id_for_ring, Duration::from_secs(config_grace)),
         files,
+        notifications,
         draining: AtomicBool::new(false),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -270,6 +276,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
     tasks.push(tokio::spawn(session_repair::follow_redis(ctx.clone())));
     tasks.push(tokio::spawn(files::sweeper::run(ctx.clone())));
+    if ctx.notifications.enabled() && ctx.config.notify_worker {
+        tasks.push(tokio::spawn(notify::worker::run(ctx.clone())));
+    }
     tracing::info!(node = %ctx.node_id, %addr, ops = ?ops_addr, url = %ctx.public_url, "node started");
     Ok(RunningNode {
         addr,

@@ -22,12 +22,15 @@ struct MigrateArgs {
     log_format: String,
 }
 
-/// What to run: `sendjay-node [serve] [node settings]` (the default) or `sendjay-node migrate [its settings]`.
+/// What to run: `sendjay-node [serve] [node settings]` (the default), `sendjay-node migrate [its settings]`, or
+/// `sendjay-node vapid-key` (prints a new Web Push key).
 /// Each subcommand parses its own arguments, so `migrate` needs neither Redis nor the token key, and flags may
 /// come after the subcommand's name.
 enum Command {
     Serve(Box<NodeConfig>),
     Migrate(MigrateArgs),
+    /// Print a new Web Push (VAPID) private key for `SENDJAY_VAPID_PRIVATE_KEY` and exit.
+    VapidKey,
 }
 
 fn parse_command() -> Command {
@@ -37,6 +40,7 @@ fn parse_command() -> Command {
             args.remove(1);
             Command::Migrate(MigrateArgs::parse_from(args))
         }
+        Some("vapid-key") => Command::VapidKey,
         // `serve` may also stand after the settings, as older scripts wrote it.
         _ => {
             if let Some(at) = args.iter().skip(1).position(|a| a == "serve") {
@@ -58,6 +62,7 @@ async fn main() -> std::process::ExitCode {
     init_logging(match &command {
         Command::Serve(config) => &config.log_format,
         Command::Migrate(args) => &args.log_format,
+        Command::VapidKey => "text",
     });
     match run(command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -70,6 +75,10 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(command: Command) -> Result<(), NodeError> {
     match command {
+        Command::VapidKey => {
+            println!("{}", sendjay_node::notify::web_push::new_vapid_key());
+            Ok(())
+        }
         Command::Migrate(args) => {
             let store = sendjay_node::store::Store::connect(&args.database_url, 1)?;
             let applied = store.migrate().await?;

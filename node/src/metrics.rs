@@ -137,6 +137,30 @@ pub const FILE_STORAGE_ERRORS: &str = "sendjay_file_storage_errors_total";
 pub const FILE_SWEPT_BYTES: &str = "sendjay_file_swept_bytes_total";
 /// Storage operations counted by [`FILE_STORAGE_ERRORS`].
 pub const FILE_STORAGE_OPS: [&str; 4] = ["put", "get", "delete", "head"];
+// --- notifications -----------------------------------------------------------------------------------
+
+/// Notification jobs appended to the stream, by kind (`message`, `read`).
+pub const NOTIFY_JOBS: &str = "sendjay_notify_jobs_total";
+/// Jobs that could not be appended (Redis failed; that message gets no push).
+pub const NOTIFY_APPEND_FAILURES: &str = "sendjay_notify_append_failures_total";
+/// Jobs this worker took over from another worker's pending entries.
+pub const NOTIFY_CLAIMED: &str = "sendjay_notify_claimed_total";
+/// Jobs left pending because PostgreSQL or Redis failed, by fault.
+pub const NOTIFY_JOB_FAILURES: &str = "sendjay_notify_job_failures_total";
+/// Pushes attempted, by provider and result (`delivered`, `gone`, `failed`, `gave_up`).
+pub const NOTIFY_PUSHES: &str = "sendjay_notify_pushes_total";
+/// Recipients who got no push, by reason.
+pub const NOTIFY_SKIPPED: &str = "sendjay_notify_skipped_total";
+/// From the job's append (right after the commit) to the push service taking the push.
+pub const NOTIFY_PUSH_SECONDS: &str = "sendjay_notify_push_duration_seconds";
+/// Entries of the stream no worker has read yet (`XINFO GROUPS` lag).
+pub const NOTIFY_STREAM_LAG: &str = "sendjay_notify_stream_lag";
+/// Entries read by a worker and not yet acknowledged.
+pub const NOTIFY_PENDING: &str = "sendjay_notify_pending";
+/// Age of the oldest unacknowledged entry.
+pub const NOTIFY_OLDEST_PENDING_SECONDS: &str = "sendjay_notify_oldest_pending_seconds";
+/// Results of [`NOTIFY_PUSHES`].
+pub const NOTIFY_RESULTS: [&str; 4] = ["delivered", "gone", "failed", "gave_up"];
 
 /// Version and commit of the running binary (value 1).
 pub const BUILD_INFO: &str = "sendjay_build_info";
@@ -363,6 +387,47 @@ fn describe() {
         FILE_SWEPT_BYTES,
         "Bytes deleted from file storage by the sweeper, by reason (expired, unsent)."
     );
+    describe_counter!(
+        NOTIFY_JOBS,
+        "Notification jobs appended to the Redis Stream, by kind (message, read)."
+    );
+    describe_counter!(
+        NOTIFY_APPEND_FAILURES,
+        "Notification jobs that could not be appended (Redis failed): those messages get no push."
+    );
+    describe_counter!(
+        NOTIFY_CLAIMED,
+        "Notification jobs this worker claimed from another worker's pending entries (XAUTOCLAIM)."
+    );
+    describe_counter!(
+        NOTIFY_JOB_FAILURES,
+        "Notification jobs left pending because PostgreSQL or Redis failed, by fault."
+    );
+    describe_counter!(
+        NOTIFY_PUSHES,
+        "Pushes attempted, by provider (web_push, fcm) and result (delivered, gone, failed, gave_up)."
+    );
+    describe_counter!(
+        NOTIFY_SKIPPED,
+        "Recipients of a message who got no push, by reason (notifications_off, muted, outside_hours, foreground)."
+    );
+    describe_histogram!(
+        NOTIFY_PUSH_SECONDS,
+        Unit::Seconds,
+        "Commit of a message to its push being taken by the push service."
+    );
+    describe_gauge!(
+        NOTIFY_STREAM_LAG,
+        "Notification stream entries no worker has read yet."
+    );
+    describe_gauge!(
+        NOTIFY_PENDING,
+        "Notification stream entries read and not yet acknowledged."
+    );
+    describe_gauge!(
+        NOTIFY_OLDEST_PENDING_SECONDS,
+        "Age of the oldest unacknowledged notification job."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Version and commit of the running binary; always 1."
@@ -418,6 +483,23 @@ fn register() {
     }
     counter!(FILE_UPLOAD_BYTES).increment(0);
     counter!(FILE_DOWNLOAD_BYTES).increment(0);
+    for kind in ["message", "read"] {
+        counter!(NOTIFY_JOBS, "kind" => kind).increment(0);
+    }
+    counter!(NOTIFY_APPEND_FAILURES).increment(0);
+    counter!(NOTIFY_CLAIMED).increment(0);
+    for provider in ["web_push", "fcm"] {
+        for result in NOTIFY_RESULTS {
+            counter!(NOTIFY_PUSHES, "provider" => provider, "result" => result).increment(0);
+        }
+    }
+    for reason in ["notifications_off", "muted", "outside_hours", "foreground"] {
+        counter!(NOTIFY_SKIPPED, "reason" => reason).increment(0);
+    }
+    let _ = histogram!(NOTIFY_PUSH_SECONDS);
+    gauge!(NOTIFY_STREAM_LAG).set(0.0);
+    gauge!(NOTIFY_PENDING).set(0.0);
+    gauge!(NOTIFY_OLDEST_PENDING_SECONDS).set(0.0);
     for result in ["ok", "too_large", "storage_unavailable"] {
         counter!(FILE_UPLOADS, "result" => result).increment(0);
     }

@@ -137,6 +137,10 @@ EOF
     if ! command -v cc >/dev/null 2>&1; then
         apt_install gcc libc6-dev
     fi
+    # Web Push encryption (the `ece` crate under `web-push`) links OpenSSL's libcrypto.
+    if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openssl 2>/dev/null; }; then
+        apt_install pkg-config libssl-dev
+    fi
 }
 
 # port_busy PORT — true when something on this machine listens on PORT (127.0.0.1 or any address).

@@ -10,6 +10,8 @@
 //!   isolated without paying for a server or a migration run each.
 //! * [`S3Server::start`] starts a moto S3 server per call (file storage tests), killed on drop.
 //! * [`OidcProvider::start`] starts a real OpenID provider (Node.js `oidc-provider`) per call, killed on drop.
+//! * [`PushService::start`] starts a Web Push service and FCM endpoint (Node.js, decrypting with `http_ece`)
+//!   per call, killed on drop.
 //! * [`RedisServer::start`] starts one `redis-server` per call, killed on drop; tests can stop and restart it
 //!   to simulate Redis going away.
 //!
@@ -20,12 +22,17 @@
 
 pub mod oidc;
 mod postgres;
+pub mod push;
 mod redis;
 mod redis_cluster;
 pub mod s3;
 
 pub use oidc::OidcProvider;
 pub use postgres::{postgres, PgServer};
+pub use push::{
+    FcmAttempt, FcmMessage, PushAttempt, PushService, ReceivedPush, ScriptedResponse,
+    WebPushSubscription,
+};
 pub use redis::RedisServer;
 pub use redis_cluster::RedisCluster;
 pub use s3::S3Server;

@@ -81,6 +81,14 @@ pub enum Call {
     Logout,
     /// Retire a user (admin).
     RetireUser(UserArgs),
+    /// The node's push settings: the Web Push (VAPID) public key, whether FCM is configured.
+    PushConfig,
+    /// Where this device class of the caller gets pushes (replaces the previous subscription).
+    PushSubscribe(PushSubscribeArgs),
+    /// Stop pushes to this device class of the caller.
+    PushUnsubscribe,
+    /// Whether the user is looking at this session (no pushes while any session is in the foreground).
+    SetForeground(SetForegroundArgs),
 }
 
 impl Call {
@@ -122,12 +130,16 @@ impl Call {
             Call::ResetPasskey(_) => "reset_passkey",
             Call::Logout => "logout",
             Call::RetireUser(_) => "retire_user",
+            Call::PushConfig => "push_config",
+            Call::PushSubscribe(_) => "push_subscribe",
+            Call::PushUnsubscribe => "push_unsubscribe",
+            Call::SetForeground(_) => "set_foreground",
         }
     }
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 35] = [
+pub const OPS: [&str; 39] = [
     "ping",
     "list_rooms",
     "history",
@@ -163,6 +175,10 @@ pub const OPS: [&str; 35] = [
     "reset_passkey",
     "logout",
     "retire_user",
+    "push_config",
+    "push_subscribe",
+    "push_unsubscribe",
+    "set_foreground",
 ];
 
 /// A client request: an id chosen by the client and a call.
@@ -415,6 +431,28 @@ pub enum Reply {
         user_id: String,
         /// The retirement time now recorded, Unix milliseconds.
         retired_at_ms: i64,
+    },
+    /// Answer to `push_config`.
+    PushConfig {
+        /// The VAPID public key for `PushManager.subscribe` (base64url, 65-byte point), `""` when Web Push is off.
+        web_push_key: String,
+        /// Whether this deployment sends FCM pushes.
+        fcm: bool,
+    },
+    /// Answer to `push_subscribe`.
+    PushSubscribe {
+        /// The provider now stored for this device class.
+        provider: PushProvider,
+    },
+    /// Answer to `push_unsubscribe`.
+    PushUnsubscribe {
+        /// A subscription was there and is gone.
+        removed: bool,
+    },
+    /// Answer to `set_foreground`.
+    SetForeground {
+        /// The state now recorded.
+        foreground: bool,
     },
 }
 

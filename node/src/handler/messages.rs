@@ -52,9 +52,16 @@ pub(super) async fn sync(
 }
 
 /// Counts and publishes a stored message: rejoined members of a direct room first get subscribed and the
-/// message directly, then every member gets it through the room. Published also for a duplicate, in case the
-/// first attempt's publish was lost.
-fn publish_sent(ctx: &NodeContext, sent: &Sent) {
+/// message directly, then every member gets it through the room; and appends its notification job before
+/// the send is answered. Published also for a duplicate, in case the first attempt's publish was lost.
+async fn publish_sent(ctx: &NodeContext, sent: &Sent) {
+    publish_stored(ctx, sent);
+    ctx.notifications
+        .message_committed(ctx.bus.commands(), sent.message.room_id, sent.message.seq)
+        .await;
+}
+
+fn publish_stored(ctx: &NodeContext, sent: &Sent) {
     if !sent.duplicate {
         NodeStats::add(&ctx.stats.messages_persisted, 1);
         metrics::counter!(m::MESSAGES_PERSISTED).increment(1);
@@ -89,7 +96,7 @@ pub(super) async fn send_text(
         .store
         .send(user, args.room_id, &args.client_msg_id, content)
         .await?;
-    publish_sent(ctx, &sent);
+    publish_sent(ctx, &sent).await;
     Ok(Reply::Send {
         message: sent.message,
         duplicate: sent.duplicate,
@@ -157,7 +164,7 @@ pub(super) async fn send_rich(
     if args.kind == MessageKind::FileLink {
         grant_file_room(ctx, &sent).await?;
     }
-    publish_sent(ctx, &sent);
+    publish_sent(ctx, &sent).await;
     Ok(Reply::Send {
         message: sent.message,
         duplicate: sent.duplicate,
@@ -187,7 +194,7 @@ pub(super) async fn forward(
         .forward(user, from, args.to_room_id, &args.client_msg_id)
         .await?;
     grant_file_room(ctx, &sent).await?;
-    publish_sent(ctx, &sent);
+    publish_sent(ctx, &sent).await;
     Ok(Reply::Forward {
         message: sent.message,
         duplicate: sent.duplicate,

@@ -9,6 +9,7 @@ use sendjay_common::protocol::{
 use super::fanout::Fanout;
 use super::{bad_args, page};
 use crate::error::NodeError;
+use crate::registry::Conn;
 use crate::store::ReadCursor;
 use crate::NodeContext;
 
@@ -18,11 +19,22 @@ use crate::NodeContext;
 /// deliveries.
 pub const READ_PUSH_MAX_MEMBERS: i64 = 100;
 
-/// Publishes a moved cursor: to the room in small rooms, to the reader's own sessions in large ones.
-fn publish_read(ctx: &NodeContext, user: &str, room_id: i64, cursor: ReadCursor) {
+/// Publishes a moved cursor: to the room in small rooms, to the reader's own sessions in large ones; and
+/// appends a read job, so what was pushed to the reader's other device is cleared.
+async fn publish_read(ctx: &NodeContext, conn: &Conn, room_id: i64, cursor: ReadCursor) {
     if !cursor.moved {
         return;
     }
+    let user = &*conn.user;
+    ctx.notifications
+        .read_moved(
+            ctx.bus.commands(),
+            room_id,
+            user,
+            conn.device,
+            cursor.last_read_seq,
+        )
+        .await;
     let push = Push::Read {
         room_id,
         user_id: user.to_owned(),
@@ -39,11 +51,14 @@ fn publish_read(ctx: &NodeContext, user: &str, room_id: i64, cursor: ReadCursor)
 
 pub(super) async fn mark_read(
     ctx: &NodeContext,
-    user: &str,
+    conn: &Conn,
     args: MarkReadArgs,
 ) -> Result<Reply, NodeError> {
-    let cursor = ctx.store.mark_read(user, args.room_id, args.seq).await?;
-    publish_read(ctx, user, args.room_id, cursor);
+    let cursor = ctx
+        .store
+        .mark_read(&conn.user, args.room_id, args.seq)
+        .await?;
+    publish_read(ctx, conn, args.room_id, cursor).await;
     Ok(Reply::MarkRead {
         room_id: args.room_id,
         last_read_seq: cursor.last_read_seq,
@@ -53,12 +68,12 @@ pub(super) async fn mark_read(
 
 pub(super) async fn open_room(
     ctx: &NodeContext,
-    user: &str,
+    conn: &Conn,
     args: OpenRoomArgs,
 ) -> Result<Reply, NodeError> {
     let limit = page(args.limit, DEFAULT_HISTORY_PAGE, MAX_HISTORY_PAGE)?;
-    let opened = ctx.store.open_room(user, args.room_id, limit).await?;
-    publish_read(ctx, user, args.room_id, opened.cursor);
+    let opened = ctx.store.open_room(&conn.user, args.room_id, limit).await?;
+    publish_read(ctx, conn, args.room_id, opened.cursor).await;
     Ok(Reply::OpenRoom {
         room: opened.room,
         messages: opened.messages,

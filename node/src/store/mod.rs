@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod directory;
 pub mod messages;
+pub mod push;
 pub mod reads;
 pub mod rooms;
 pub mod search;
