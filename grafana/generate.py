@@ -313,6 +313,33 @@ NODE = [
         "Bps",
         q(node_rate("sendjay_file_swept_bytes_total", by="reason"), "{{reason}}"),
     ),
+    row("Notifications"),
+    ts(
+        "Notification jobs and pushes",
+        "ops",
+        q(node_rate("sendjay_notify_jobs_total", by="kind"), "job {{kind}}"),
+        q(node_rate("sendjay_notify_pushes_total", by="provider, result"), "{{provider}} {{result}}"),
+    ),
+    ts(
+        "Notification stream lag and pending",
+        "short",
+        q(f"sendjay_notify_stream_lag{{{INST}}}", "not yet read"),
+        q(f"sendjay_notify_pending{{{INST}}}", "read, not acknowledged"),
+    ),
+    ts(
+        "Oldest pending notification job",
+        "s",
+        q(f"sendjay_notify_oldest_pending_seconds{{{INST}}}", "age"),
+    ),
+    ts(
+        "Commit to push p99 and recipients skipped",
+        "short",
+        q(node_q(0.99, "sendjay_notify_push_duration_seconds"), "commit to push p99 (s)"),
+        q(node_rate("sendjay_notify_skipped_total", by="reason"), "skipped {{reason}}"),
+        q(node_rate("sendjay_notify_claimed_total"), "claimed from a dead worker"),
+        q(node_rate("sendjay_notify_job_failures_total", by="fault"), "job failed ({{fault}})"),
+        q(node_rate("sendjay_notify_append_failures_total"), "append failed"),
+    ),
     row("Dependencies"),
     ts(
         "PostgreSQL query latency p99 by op",

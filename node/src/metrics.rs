@@ -488,6 +488,9 @@ fn register() {
     }
     counter!(NOTIFY_APPEND_FAILURES).increment(0);
     counter!(NOTIFY_CLAIMED).increment(0);
+    for fault in ["postgres", "redis", "internal"] {
+        counter!(NOTIFY_JOB_FAILURES, "fault" => fault).increment(0);
+    }
     for provider in ["web_push", "fcm"] {
         for result in NOTIFY_RESULTS {
             counter!(NOTIFY_PUSHES, "provider" => provider, "result" => result).increment(0);
@@ -654,4 +657,22 @@ pub async fn render(ctx: &NodeContext) -> String {
     let mut text = ctx.metrics.render();
     text.push_str(&process::render());
     text
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every series registered at start is rendered before anything happened, so dashboards and the
+    /// observability check see notification metrics on a node that has not sent a push yet.
+    #[test]
+    fn registered_series_render_before_any_event() {
+        let text = super::install().render();
+        for name in [
+            "sendjay_notify_push_duration_seconds_bucket",
+            "sendjay_notify_pushes_total",
+            "sendjay_notify_job_failures_total",
+            "sendjay_notify_oldest_pending_seconds",
+        ] {
+            assert!(text.contains(name), "{name} is not rendered");
+        }
+    }
 }

@@ -9,10 +9,10 @@ use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, CreateGroupArgs, DeviceClass, FileInfo, ForwardArgs, HistoryArgs, InviteArgs,
-    MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch, RemoveMemberArgs,
-    RenameRoomArgs, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs, SendArgs,
-    SendRichArgs, SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
-    UnreadCountsArgs, UserArgs,
+    MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch, PushSubscribeArgs,
+    RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs,
+    SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs, SetRoomPrefsArgs,
+    SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
 };
 use support::rules::{ok, refused, say};
 use support::TestCluster;
@@ -202,6 +202,12 @@ async fn a_retired_member_whose_session_is_still_open_is_refused_everything() {
         Call::RetireUser(UserArgs {
             user_id: "alice".into(),
         }),
+        Call::PushConfig,
+        Call::PushSubscribe(PushSubscribeArgs::Fcm {
+            token: "retired-phone".into(),
+        }),
+        Call::PushUnsubscribe,
+        Call::SetForeground(SetForegroundArgs { foreground: true }),
     ]);
     for call in calls {
         refused(&retiree, call, ErrorCode::Forbidden).await;

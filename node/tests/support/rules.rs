@@ -113,7 +113,7 @@ impl TestCluster {
     }
 
     /// A fingerprint of everything a refused call must leave alone: rooms, members, cursors, messages, hidden
-    /// marks, settings, passkeys and retirements.
+    /// marks, settings, passkeys, retirements and push subscriptions.
     pub async fn fingerprint(&self) -> String {
         let row = self
             .db()
@@ -124,7 +124,8 @@ impl TestCluster {
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM message_hidden), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, notifications_off, notify_from, time_zone), ',' ORDER BY user_id) FROM user_settings), '')
                      || coalesce((SELECT string_agg(concat_ws('|', id, passkey, retired_at, nickname, mobile_installed), ',' ORDER BY id) FROM users), '')
-                     || coalesce((SELECT string_agg(concat_ws('|', low_user, high_user, room_id), ',' ORDER BY room_id) FROM direct_pairs), ''))",
+                     || coalesce((SELECT string_agg(concat_ws('|', low_user, high_user, room_id), ',' ORDER BY room_id) FROM direct_pairs), '')
+                     || coalesce((SELECT string_agg(concat_ws('|', user_id, device, provider, address), ',' ORDER BY user_id, device) FROM push_devices), ''))",
                 &[],
             )
             .await
