@@ -293,11 +293,12 @@ web_browser() {
         local rc=0
         cd "$ROOT/web/app" &&
             SENDJAY_E2E_PROFILE=${SENDJAY_SMOKE_PROFILE:-debug} SENDJAY_E2E_SCREENSHOTS=$WEB_OUT/screenshots \
-                SENDJAY_E2E_STATE_DIR=$WEB_OUT/cluster timeout -k 10 300 node --test e2e/ || rc=$?
-        [ "$rc" = 124 ] && say "the browser tests took over 5 minutes and were stopped"
+                SENDJAY_E2E_STATE_DIR=$WEB_OUT/cluster timeout -k 10 420 node --test e2e/ || rc=$?
+        [ "$rc" = 124 ] && say "the browser tests took over 7 minutes and were stopped"
         # The tests stop their cluster themselves; this catches one left by a run that was killed.
         bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster" --purge >/dev/null 2>&1 || true
         bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster-sso" --purge >/dev/null 2>&1 || true
+        bash "$ROOT/deploy/local/stop.sh" --state-dir "$WEB_OUT/cluster-push" --purge >/dev/null 2>&1 || true
         return "$rc"
     )
 }

@@ -7,7 +7,7 @@ export default tseslint.config(
   { ignores: ['dist/', 'node_modules/'] },
   js.configs.recommended,
   {
-    files: ['src/**/*.{ts,tsx}', 'vite.config.ts'],
+    files: ['src/**/*.{ts,tsx}', 'vite.config.ts', 'vite.sw.config.ts'],
     extends: [...tseslint.configs.strict],
     languageOptions: { globals: globals.browser },
     rules: {

@@ -8,6 +8,7 @@ import type { ConnectionOptions, RawPush } from './connection.js';
 import { ConnectionClosedError, RequestTimeoutError, ServerError, SessionEndedError } from './errors.js';
 import { Emitter } from './emitter.js';
 import { FilesApi } from './files.js';
+import { documentVisibility, ForegroundReport, ForegroundUnion, type VisibilitySource } from './foreground-report.js';
 import { newClientMsgId } from './ids.js';
 import { MemoryOutboxStore, byCreation, type OutboxEntry, type OutboxStore } from './outbox-store.js';
 import { PresenceWatch } from './presence-watch.js';
@@ -20,6 +21,9 @@ import type {
   OpResult,
   PresenceInfo,
   Push,
+  PushConfig,
+  PushProvider,
+  PushSubscribeArgs,
   RoomSummary,
   SendExtras,
   Settings,
@@ -57,6 +61,11 @@ export interface ClientOptions {
   periodicSyncMs?: number;
   /** A transport of your own (tests); replaces `tabs`/`connection`. */
   transport?: Transport;
+  /**
+   * Where this tab's visibility comes from, for `set_foreground` (§6.16: no pushes to the user's devices while a
+   * session is in the foreground): `document.visibilityState` by default; false = only what `setForeground` says.
+   */
+  visibility?: VisibilitySource | false;
 }
 
 /** A `read` push: a member's read cursor moved. */
@@ -122,6 +131,12 @@ export class SendjayClient {
   private readonly periodicSync: ReturnType<typeof setInterval> | undefined;
   private readonly onVisible: (() => void) | undefined;
   private readonly routerOptions: RouterOptions | undefined;
+  /** This tab's foreground state as sent on the transport (the leader tab unites the tabs' states, tabs.ts). */
+  private readonly foregroundUnion = new ForegroundUnion({
+    connectionId: () => (this.transport.state.status === 'online' ? this.transport.state.connectionId : undefined),
+    send: (foreground) => this.transport.request('set_foreground', { foreground }, 10_000),
+  });
+  private readonly foregroundReport: ForegroundReport;
   private readonly presenceWatch = new PresenceWatch({
     watch: async (ids) => (await this.request('watch_presence', { user_ids: ids })).users,
     changed: (info) => this.events.emit('presence', info),
@@ -155,6 +170,8 @@ export class SendjayClient {
       state: (state) => this.onState(state),
     });
     if (this.transport instanceof TabCoordinator) this.transport.onOutboxChanged(() => void this.outboxChanged());
+    const visibility = options.visibility === false ? undefined : (options.visibility ?? documentVisibility());
+    this.foregroundReport = new ForegroundReport(visibility, (visible) => this.foregroundUnion.report('tab', visible));
     const every = options.periodicSyncMs ?? 300_000;
     const syncIfOnline = (): void => {
       if (this.transport.state.status === 'online') void this.runSync().catch(() => undefined);
@@ -375,6 +392,36 @@ export class SendjayClient {
     return settings;
   }
 
+  /** What the server can push through (§6.16); `web_push_key` is '' when it has no Web Push. */
+  async pushConfig(): Promise<PushConfig> {
+    const result = await this.request('push_config', undefined);
+    return { web_push_key: result.web_push_key, fcm: result.fcm };
+  }
+
+  /** Where this device class gets its pushes while none of its sessions is connected (replaces the previous one). */
+  async pushSubscribe(subscription: PushSubscribeArgs): Promise<PushProvider> {
+    return (await this.request('push_subscribe', subscription)).provider;
+  }
+
+  /** No more pushes to this device class; resolves with whether a subscription was stored. */
+  async pushUnsubscribe(): Promise<boolean> {
+    return (await this.request('push_unsubscribe', undefined)).removed;
+  }
+
+  /**
+   * Says whether the user is looking at this tab, in place of the visibility source (`undefined`: follow it again).
+   * The session is in the foreground while any of its tabs is; `set_foreground` goes out only on change and after
+   * every (re)connect, and its errors (older servers) are ignored.
+   */
+  setForeground(foreground: boolean | undefined): void {
+    this.foregroundReport.set(foreground);
+  }
+
+  /** Whether this tab counts as in the foreground now. */
+  get foreground(): boolean {
+    return this.foregroundReport.visible;
+  }
+
   /** Ends this device's sign-in (close 4010 follows: state `ended` / `logged_out`). Discard the tokens afterwards.
    * Offline, the router's `/v1/logout` ends the sign-in instead (the refresh token would otherwise stay valid). */
   async logout(): Promise<void> {
@@ -400,6 +447,7 @@ export class SendjayClient {
   /** Stops this client (tab closing): the socket, if held here, goes to another tab. */
   close(): void {
     this.unsubscribe();
+    this.foregroundReport.close();
     if (this.periodicSync !== undefined) clearInterval(this.periodicSync);
     const doc = (globalThis as { document?: { removeEventListener(t: string, l: () => void): void } }).document;
     if (this.onVisible !== undefined) doc?.removeEventListener('visibilitychange', this.onVisible);
@@ -414,6 +462,7 @@ export class SendjayClient {
   private onState(state: ConnectionState): void {
     this.events.emit('state', state);
     if (state.status !== 'online') this.presenceWatch.setOnline(false);
+    if (state.status === 'online') this.foregroundUnion.flush(); // a new connection starts in the background
     if (state.status === 'online' && state.connectionId !== this.syncedConnection) {
       this.syncedConnection = state.connectionId;
       this.presenceWatch.setOnline(true);

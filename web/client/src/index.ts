@@ -17,6 +17,10 @@ export type { ConnectionOptions, RawPush, WebSocketConstructor, WebSocketLike } 
 export { SocketSession } from './socket-session.js';
 export type { SocketSessionOptions } from './socket-session.js';
 export { TabCoordinator } from './tabs.js';
+export { documentVisibility, ForegroundReport, ForegroundUnion } from './foreground-report.js';
+export type { ForegroundHost, VisibilitySource } from './foreground-report.js';
+export { pushAction, roomTag, webPushKeyBytes } from './push-payload.js';
+export type { PushAction, PushTexts } from './push-payload.js';
 export type { BroadcastChannelLike, LockManagerLike, TabOptions } from './tabs.js';
 export { IndexedDbOutboxStore, MemoryOutboxStore } from './outbox-store.js';
 export type { OutboxEntry, OutboxStatus, OutboxStore } from './outbox-store.js';

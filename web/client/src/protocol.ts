@@ -137,6 +137,48 @@ export interface Settings {
   time_zone: string;
 }
 
+/** Who delivers a device's pushes when none of its sessions is connected (§6.16). */
+export type PushProvider = 'web_push' | 'fcm';
+
+/** Arguments of `push_subscribe`: a browser's Web Push subscription (`PushSubscription.toJSON()`) or an FCM token. */
+export type PushSubscribeArgs =
+  | { provider: 'web_push'; endpoint: string; p256dh: string; auth: string }
+  | { provider: 'fcm'; token: string };
+
+/** The answer of `push_config`: what this server can push through. */
+export interface PushConfig {
+  /** The VAPID public key, base64url (no padding) of the 65-byte uncompressed P-256 point; '' = no Web Push. */
+  web_push_key: string;
+  /** The server can push through Firebase Cloud Messaging (the Android app). */
+  fcm: boolean;
+}
+
+/** A Web Push payload for a new message (the JSON text a service worker reads with `event.data.json()`). */
+export interface WebPushMessage {
+  kind: 'message';
+  room_id: number;
+  seq: number;
+  /** '' for direct and unnamed rooms. */
+  room_name: string;
+  /** Absent when the user's settings hide the sender. */
+  sender_name?: string;
+  /** A preview (≤ 200 characters; a short label for images and files); absent when the settings hide the body. */
+  body?: string;
+  /** The message mentions the user. */
+  mention: boolean;
+  sent_at_ms: number;
+}
+
+/** A Web Push payload saying the user read the room on another device: close its notification. */
+export interface WebPushClear {
+  kind: 'clear';
+  room_id: number;
+  last_read_seq: number;
+}
+
+/** Every Web Push payload (unknown kinds may come from newer servers: ignore them). */
+export type WebPushPayload = WebPushMessage | WebPushClear;
+
 /** A per-room cursor of `sync` (§6.6). */
 export interface SyncCursor {
   room_id: number;
@@ -264,6 +306,10 @@ export interface Ops {
     args: Partial<Omit<Settings, 'notify_from' | 'notify_to'>> & { notify_from?: string; notify_to?: string };
     result: { op: 'set_settings'; settings: Settings };
   };
+  push_config: { args: undefined; result: { op: 'push_config' } & PushConfig };
+  push_subscribe: { args: PushSubscribeArgs; result: { op: 'push_subscribe'; provider: PushProvider } };
+  push_unsubscribe: { args: undefined; result: { op: 'push_unsubscribe'; removed: boolean } };
+  set_foreground: { args: { foreground: boolean }; result: { op: 'set_foreground'; foreground: boolean } };
   reset_passkey: { args: { user_id?: string }; result: { op: 'reset_passkey'; user_id: string } };
   logout: { args: undefined; result: { op: 'logout' } };
   retire_user: { args: { user_id: string }; result: { op: 'retire_user'; user_id: string; retired_at_ms: number } };

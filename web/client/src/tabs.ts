@@ -6,6 +6,7 @@
 
 import type { RawPush } from './connection.js';
 import { ConnectionClosedError, RequestTimeoutError, ServerError, SessionEndedError } from './errors.js';
+import { ForegroundUnion } from './foreground-report.js';
 import { MAX_WATCHED } from './presence-watch.js';
 import type { ConnectionState, Transport, TransportListener } from './transport.js';
 
@@ -40,6 +41,7 @@ type TabMessage =
   | { t: 'ans'; to: string; rid: number; ok: false; error: WireError }
   | { t: 'outbox' }
   | { t: 'use_here' }
+  | { t: 'gone'; from: string }
   | { t: 'bye' };
 
 interface WireError {
@@ -85,6 +87,14 @@ export class TabCoordinator implements Transport {
   private leaderKnown = false;
   /** As leader: the people each tab watches (`watch_presence` sets one connection's set, so it gets the union). */
   private readonly watchedByTab = new Map<string, string[]>();
+  /** As leader: the session is in the foreground while any tab is (each tab's `set_foreground` is united here). */
+  private readonly foreground = new ForegroundUnion({
+    connectionId: () => {
+      const state = this.session?.state;
+      return state?.status === 'online' ? state.connectionId : undefined;
+    },
+    send: (foreground) => this.session?.request('set_foreground', { foreground }, 10_000) ?? Promise.resolve(),
+  });
 
   /** True when Web Locks and BroadcastChannel exist here. */
   static available(): boolean {
@@ -165,6 +175,7 @@ export class TabCoordinator implements Transport {
 
   close(): void {
     if (this.closed) return;
+    if (this.session === undefined) this.post({ t: 'gone', from: this.tabId }); // the leader forgets this tab
     this.closed = true;
     this.abort.abort();
     if (this.session !== undefined) {
@@ -186,6 +197,7 @@ export class TabCoordinator implements Transport {
     const session = this.createSession({ handover: this.sawLeader });
     this.session = session;
     this.watchedByTab.clear(); // a new connection watches nothing: every tab sends its set again once online
+    this.foreground.clear(); // likewise every tab reports its visibility again once online
     session.subscribe({
       push: (push) => {
         if (this.session !== session) return;
@@ -196,6 +208,7 @@ export class TabCoordinator implements Transport {
         if (this.session !== session) return;
         this.setState(state);
         this.post({ t: 'state', state });
+        if (state.status === 'online') this.foreground.flush(); // a new connection starts in the background
       },
     });
     session.start();
@@ -259,6 +272,9 @@ export class TabCoordinator implements Transport {
       case 'use_here':
         leader?.useHere();
         break;
+      case 'gone':
+        if (leader !== undefined) this.foreground.drop(message.from);
+        break;
       case 'bye':
         if (leader === undefined) {
           // The leader tab closed: requests in flight through it are lost; the next leader reconnects.
@@ -270,8 +286,16 @@ export class TabCoordinator implements Transport {
     }
   }
 
-  /** Runs a request of tab `from` on the leader's socket; `watch_presence` sends the union of every tab's set. */
+  /**
+   * Runs a request of tab `from` on the leader's socket; `watch_presence` sends the union of every tab's set;
+   * `set_foreground` is answered here and the union of the tabs' states goes out only when it changes.
+   */
   private async lead(session: Transport, from: string, op: string, args: unknown, timeoutMs: number): Promise<unknown> {
+    if (op === 'set_foreground') {
+      const foreground = (args as { foreground?: unknown }).foreground === true;
+      this.foreground.report(from, foreground);
+      return { op, foreground };
+    }
     if (op !== 'watch_presence') return session.request(op, args, timeoutMs);
     const asked = (args as { user_ids: string[] }).user_ids;
     if (asked.length === 0) this.watchedByTab.delete(from);

@@ -5,6 +5,7 @@ import { notificationFor, showNotification } from '../notifications.ts';
 import { currentRoute, isPopup, launchMode, routeUrl, type Route } from '../route.ts';
 import { clearSession, isSessionChange, loadSession, saveSession, updateSession } from '../session-store.ts';
 import { isWatching, useClientEvent, useWatching } from '../use-client.ts';
+import { onNotificationOpensRoom } from '../web-push.ts';
 import { AlreadyRunningOffer } from './AlreadyRunningOffer.tsx';
 import { ConnectionStatus } from './ConnectionStatus.tsx';
 import { LoginScreen } from './LoginScreen.tsx';
@@ -114,6 +115,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
       }),
     [client, route],
   );
+
+  // A click on a pushed notification (src/sw.ts) asks this window to show the room.
+  useEffect(() => onNotificationOpensRoom((roomId) => go({ screen: 'room', roomId })), []);
 
   const total = client.totalUnread();
   useEffect(() => {

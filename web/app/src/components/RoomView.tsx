@@ -5,6 +5,7 @@ import { t } from '../i18n.ts';
 import { messagePreview } from '../message-text.ts';
 import { roomName } from '../room-name.ts';
 import { useClientEvent } from '../use-client.ts';
+import { closeRoomNotifications } from '../web-push.ts';
 import { Composer } from './Composer.tsx';
 import { MessageList, type RowActions } from './MessageList.tsx';
 import { ForwardPicker } from './ForwardPicker.tsx';
@@ -50,7 +51,10 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
       if (document.visibilityState !== 'visible' || cancelled) return;
       document.removeEventListener('visibilitychange', open);
       client.openRoom(roomId).then(
-        () => !cancelled && setOpened(true),
+        () => {
+          void closeRoomNotifications(roomId).catch(() => undefined); // opening marks the room read (§6.10)
+          if (!cancelled) setOpened(true);
+        },
         (e: unknown) => !cancelled && setError(e instanceof Error ? e.message : String(e)),
       );
     };
@@ -66,7 +70,11 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   const room = client.room(roomId);
   const unread = room?.unread ?? 0;
   useEffect(() => {
-    if (opened && watching && online && unread > 0) void client.markRead(roomId).catch(() => undefined);
+    if (opened && watching && online && unread > 0)
+      void client
+        .markRead(roomId)
+        .then(() => closeRoomNotifications(roomId))
+        .catch(() => undefined);
   }, [opened, watching, online, unread, roomId]);
 
   const held = client.messages(roomId); // the same array until the room changes

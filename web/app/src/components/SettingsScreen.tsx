@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { SendjayClient, Settings } from '@sendjay/client';
 import { t } from '../i18n.ts';
 import { ChangePasswordForm } from './ChangePasswordForm.tsx';
+import { NotifyWhenClosedSwitch } from './NotifyWhenClosedSwitch.tsx';
 
 /** The zones the browser knows (IANA names), for the time zone setting. */
 const zones: readonly string[] = (Intl as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
@@ -90,6 +91,7 @@ export function SettingsScreen(props: { client: SendjayClient; onBack: () => voi
         <button type="submit">{t.save}</button>
         <p role="status">{status}</p>
       </form>
+      <NotifyWhenClosedSwitch client={client} />
       <ChangePasswordForm userId={client.userId} onChanged={props.onPasswordChanged} />
     </section>
   );
