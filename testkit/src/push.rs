@@ -280,6 +280,11 @@ impl PushService {
         )
     }
 
+    /// The service's process id (benchmarks read its CPU time from `/proc`), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
     /// A plain-HTTP client for talking to the service directly (no proxy, 10 s timeout).
     pub fn client(&self) -> reqwest::Client {
         self.http.clone()

@@ -130,8 +130,8 @@ async fn read_new(
     consumer: &str,
     count: u64,
 ) -> Result<Vec<Entry>, fred::error::Error> {
-    let mut response = redis
-        .xreadgroup_map::<String, String, String, String, _, _, _, _>(
+    let answer: Value = redis
+        .xreadgroup(
             GROUP,
             consumer,
             Some(count),
@@ -141,7 +141,26 @@ async fn read_new(
             ">",
         )
         .await?;
-    Ok(response.remove(stream).unwrap_or_default())
+    // Nil when the block timed out; else [[stream, [[id, [field, value, …]], …]]] (a map in RESP3).
+    let streams = match answer {
+        Value::Array(streams) => streams,
+        Value::Map(map) => map
+            .inner()
+            .into_iter()
+            .map(|(k, v)| Value::Array(vec![Value::from(k), v]))
+            .collect(),
+        _ => return Ok(Vec::new()),
+    };
+    let mut entries = Vec::new();
+    for one in streams {
+        let Value::Array(mut pair) = one else {
+            continue;
+        };
+        if let Some(Value::Array(list)) = pair.pop() {
+            entries.extend(list.into_iter().filter_map(entry_from));
+        }
+    }
+    Ok(entries)
 }
 
 /// Takes over jobs pending with any worker for longer than the claim idle time.
