@@ -10,10 +10,10 @@ use thiserror::Error;
 
 use crate::error_code::ErrorCode;
 use crate::protocol::{
-    Call, CreateGroupArgs, ForwardArgs, HistoryArgs, InviteArgs, MarkReadArgs, MessageKind,
-    MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs, RemoveMemberArgs,
-    RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs,
-    SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
+    Call, CreateGroupArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs, MarkReadArgs,
+    MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs,
+    RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs,
+    SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
     SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnitMembersArgs,
     UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
@@ -166,6 +166,12 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::SetMobileInstalled(a) => out(id, op, Some(a)),
         Call::SetSettings(a) => out(id, op, Some(a)),
         Call::ResetPasskey(a) => out(id, op, Some(a)),
+        Call::ClearRoom(a) | Call::ListPins(a) => out(id, op, Some(a)),
+        Call::SaveMessage(a)
+        | Call::UnsaveMessage(a)
+        | Call::PinMessage(a)
+        | Call::UnpinMessage(a) => out(id, op, Some(a)),
+        Call::ListSaved(a) => out(id, op, Some(a)),
     }
 }
 
@@ -246,6 +252,13 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "push_subscribe" => Call::PushSubscribe(decode_args::<PushSubscribeArgs>(bytes, id, op)?),
         "push_unsubscribe" => Call::PushUnsubscribe,
         "set_foreground" => Call::SetForeground(decode_args::<SetForegroundArgs>(bytes, id, op)?),
+        "clear_room" => Call::ClearRoom(decode_args::<RoomArgs>(bytes, id, op)?),
+        "save_message" => Call::SaveMessage(decode_args::<MessageRef>(bytes, id, op)?),
+        "unsave_message" => Call::UnsaveMessage(decode_args::<MessageRef>(bytes, id, op)?),
+        "list_saved" => Call::ListSaved(decode_optional_args::<ListSavedArgs>(bytes, id, op)?),
+        "pin_message" => Call::PinMessage(decode_args::<MessageRef>(bytes, id, op)?),
+        "unpin_message" => Call::UnpinMessage(decode_args::<MessageRef>(bytes, id, op)?),
+        "list_pins" => Call::ListPins(decode_args::<RoomArgs>(bytes, id, op)?),
         _ => {
             return Err(CodecError::UnknownOp {
                 id,
@@ -523,6 +536,7 @@ mod tests {
             actor: "a".into(),
             users: vec!["b".into()],
             name: None,
+            seq: None,
         };
         let text = String::from_utf8_lossy(&encode(&system).unwrap()).to_string();
         assert!(text.contains("invite") && text.contains("actor"), "{text}");
@@ -743,6 +757,16 @@ mod tests {
             }),
             Call::PushUnsubscribe,
             Call::SetForeground(SetForegroundArgs { foreground: true }),
+            Call::ClearRoom(RoomArgs { room_id: 1 }),
+            Call::SaveMessage(MessageRef { room_id: 1, seq: 2 }),
+            Call::UnsaveMessage(MessageRef { room_id: 1, seq: 2 }),
+            Call::ListSaved(ListSavedArgs {
+                before: Some(MessageRef { room_id: 1, seq: 2 }),
+                limit: Some(10),
+            }),
+            Call::PinMessage(MessageRef { room_id: 1, seq: 2 }),
+            Call::UnpinMessage(MessageRef { room_id: 1, seq: 2 }),
+            Call::ListPins(RoomArgs { room_id: 1 }),
         ]
     }
 
@@ -799,6 +823,7 @@ mod tests {
             ("push_config", Call::PushConfig),
             ("push_unsubscribe", Call::PushUnsubscribe),
             ("org_units", Call::OrgUnits(OrgUnitsArgs::default())),
+            ("list_saved", Call::ListSaved(ListSavedArgs::default())),
             (
                 "reset_passkey",
                 Call::ResetPasskey(ResetPasskeyArgs::default()),
@@ -859,6 +884,48 @@ mod tests {
             },
             ServerFrame::Push {
                 push: Push::Revoked { room_id: 7, seq: 3 },
+            },
+            ServerFrame::Push {
+                push: Push::RoomCleared {
+                    room_id: 7,
+                    cleared_seq: 41,
+                },
+            },
+            ServerFrame::Push {
+                push: Push::Saved {
+                    room_id: 7,
+                    seq: 3,
+                    saved: true,
+                },
+            },
+            ServerFrame::Reply {
+                id: 5,
+                result: Reply::ListPins {
+                    room_id: 7,
+                    pins: vec![Pin {
+                        message: rich_message(),
+                        pinned_by: "bob".into(),
+                        pinned_at_ms: 1_700_000_000_002,
+                    }],
+                },
+            },
+            ServerFrame::Reply {
+                id: 6,
+                result: Reply::PinMessage {
+                    room_id: 7,
+                    seq: 43,
+                    pinned: true,
+                    message: Some(Message {
+                        kind: MessageKind::System,
+                        system: Some(SystemEvent {
+                            action: SystemAction::Pin,
+                            actor: "bob".into(),
+                            seq: Some(43),
+                            ..Default::default()
+                        }),
+                        ..sample_message()
+                    }),
+                },
             },
             ServerFrame::Push {
                 push: Push::Settings {

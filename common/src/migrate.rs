@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_push_devices.sql",
         sql: include_str!("../../migrations/0008_push_devices.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_keeping.sql",
+        sql: include_str!("../../migrations/0009_keeping.sql"),
+    },
 ];
 
 /// A migration run failed.

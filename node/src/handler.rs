@@ -2,11 +2,12 @@
 //!
 //! The ops live by topic in `handler/`: [`rooms`] (membership), [`messages`] (send, forward, revoke, history,
 //! search, sync), [`reads`] (read state), [`people`] (directory, presence, typing), [`accounts`] (settings,
-//! passkey reset, logout, retirement) and [`notifications`] (push subscriptions, foreground reports). Arguments are checked in [`validate`]; what other sessions must learn is
+//! passkey reset, logout, retirement), [`keeping`] (clear chat, saved and pinned messages) and [`notifications`] (push subscriptions, foreground reports). Arguments are checked in [`validate`]; what other sessions must learn is
 //! published in order by [`fanout`].
 
 mod accounts;
 mod fanout;
+mod keeping;
 mod messages;
 mod notifications;
 mod people;
@@ -178,5 +179,12 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::PushSubscribe(args) => notifications::push_subscribe(ctx, conn, args).await,
         Call::PushUnsubscribe => notifications::push_unsubscribe(ctx, conn).await,
         Call::SetForeground(args) => notifications::set_foreground(ctx, conn, args).await,
+        Call::ClearRoom(args) => keeping::clear_room(ctx, conn, args).await,
+        Call::SaveMessage(args) => keeping::save_message(ctx, user, args).await,
+        Call::UnsaveMessage(args) => keeping::unsave_message(ctx, user, args).await,
+        Call::ListSaved(args) => keeping::list_saved(ctx, user, args).await,
+        Call::PinMessage(args) => keeping::pin_message(ctx, user, args).await,
+        Call::UnpinMessage(args) => keeping::unpin_message(ctx, user, args).await,
+        Call::ListPins(args) => keeping::list_pins(ctx, user, args).await,
     }
 }

@@ -91,7 +91,11 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
         .unwrap();
     assert_eq!(
         migrate::migrate(&mut client).await.unwrap(),
-        ["0007_notification_hours.sql", "0008_push_devices.sql"]
+        [
+            "0007_notification_hours.sql",
+            "0008_push_devices.sql",
+            "0009_keeping.sql"
+        ]
     );
     let rows = client
         .query(

@@ -9,10 +9,10 @@ use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, CreateGroupArgs, DeviceClass, FileInfo, ForwardArgs, HistoryArgs, InviteArgs,
-    MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch, PushSubscribeArgs,
-    RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchArgs,
-    SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs, SetRoomPrefsArgs,
-    SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
+    ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
+    PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
+    RoomMembersArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs,
+    SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
 };
 use support::rules::{ok, refused, say};
 use support::TestCluster;
@@ -108,9 +108,17 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
             limit: None,
         }),
         Call::Typing(RoomArgs { room_id: room }),
+        Call::ClearRoom(RoomArgs { room_id: room }),
+        Call::SaveMessage(MessageRef { room_id: room, seq }),
+        Call::UnsaveMessage(MessageRef { room_id: room, seq }),
+        Call::PinMessage(MessageRef { room_id: room, seq }),
+        Call::UnpinMessage(MessageRef { room_id: room, seq }),
+        Call::ListPins(RoomArgs { room_id: room }),
     ]
 }
 
+/// A room of alice, bob and the retiree with one message (saved and pinned by the retiree, so refusing their
+/// unsave and unpin has something to leave alone), and one room each for the outsider and the retiree.
 async fn setup() -> (TestCluster, i64, i64, i64) {
     let cluster = TestCluster::start(1).await;
     cluster
@@ -126,6 +134,22 @@ async fn setup() -> (TestCluster, i64, i64, i64) {
     say(&o, outsiders_room, "o-1", "my own").await;
     let r = cluster.connect(0, "retiree").await;
     say(&r, retirees_room, "r-1", "mine").await;
+    ok(
+        &r,
+        Call::SaveMessage(MessageRef {
+            room_id: room,
+            seq: 1,
+        }),
+    )
+    .await;
+    ok(
+        &r,
+        Call::PinMessage(MessageRef {
+            room_id: room,
+            seq: 1,
+        }),
+    )
+    .await;
     (cluster, room, outsiders_room, retirees_room)
 }
 
@@ -208,6 +232,7 @@ async fn a_retired_member_whose_session_is_still_open_is_refused_everything() {
         }),
         Call::PushUnsubscribe,
         Call::SetForeground(SetForegroundArgs { foreground: true }),
+        Call::ListSaved(ListSavedArgs::default()),
     ]);
     for call in calls {
         refused(&retiree, call, ErrorCode::Forbidden).await;
@@ -327,4 +352,43 @@ async fn another_user_may_not_do_what_belongs_to_the_sender_an_admin_or_the_devi
         }),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_members_cleared_chat_and_saved_messages_are_not_anothers() {
+    let (cluster, room, _, _) = setup().await;
+    let alice = cluster.connect(0, "alice").await;
+    let bob = cluster.connect(0, "bob").await;
+    ok(
+        &alice,
+        Call::SaveMessage(MessageRef {
+            room_id: room,
+            seq: 1,
+        }),
+    )
+    .await;
+    let alices = "SELECT count(*) FROM saved_messages WHERE user_id = 'alice'";
+    // Bob unsaving and clearing touch only his own rows.
+    ok(
+        &bob,
+        Call::UnsaveMessage(MessageRef {
+            room_id: room,
+            seq: 1,
+        }),
+    )
+    .await;
+    assert_eq!(cluster.count(alices, &[]).await, 1);
+    ok(&bob, Call::ClearRoom(RoomArgs { room_id: room })).await;
+    let cleared = "SELECT cleared_seq FROM room_members WHERE room_id = $1 AND user_id = $2";
+    assert_eq!(cluster.count(cleared, &[&room, &"alice"]).await, 0);
+    assert!(cluster.count(cleared, &[&room, &"bob"]).await > 0);
+    let sendjay_common::protocol::Reply::ListSaved { messages, .. } =
+        ok(&bob, Call::ListSaved(ListSavedArgs::default())).await
+    else {
+        panic!()
+    };
+    assert!(
+        messages.is_empty(),
+        "bob sees none of alice's saved messages"
+    );
 }

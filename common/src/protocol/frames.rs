@@ -89,6 +89,20 @@ pub enum Call {
     PushUnsubscribe,
     /// Whether the user is looking at this session (no pushes while any session is in the foreground).
     SetForeground(SetForegroundArgs),
+    /// Clear a chat for the caller only: messages up to the room's newest are no longer shown to them.
+    ClearRoom(RoomArgs),
+    /// Add a message to the caller's saved messages.
+    SaveMessage(MessageRef),
+    /// Remove a message from the caller's saved messages.
+    UnsaveMessage(MessageRef),
+    /// A page of the caller's saved messages, most recently saved first.
+    ListSaved(ListSavedArgs),
+    /// Pin a message in its room (for every member).
+    PinMessage(MessageRef),
+    /// Unpin a message of a room.
+    UnpinMessage(MessageRef),
+    /// A room's pinned messages.
+    ListPins(RoomArgs),
 }
 
 impl Call {
@@ -134,12 +148,19 @@ impl Call {
             Call::PushSubscribe(_) => "push_subscribe",
             Call::PushUnsubscribe => "push_unsubscribe",
             Call::SetForeground(_) => "set_foreground",
+            Call::ClearRoom(_) => "clear_room",
+            Call::SaveMessage(_) => "save_message",
+            Call::UnsaveMessage(_) => "unsave_message",
+            Call::ListSaved(_) => "list_saved",
+            Call::PinMessage(_) => "pin_message",
+            Call::UnpinMessage(_) => "unpin_message",
+            Call::ListPins(_) => "list_pins",
         }
     }
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 39] = [
+pub const OPS: [&str; 46] = [
     "ping",
     "list_rooms",
     "history",
@@ -179,6 +200,13 @@ pub const OPS: [&str; 39] = [
     "push_subscribe",
     "push_unsubscribe",
     "set_foreground",
+    "clear_room",
+    "save_message",
+    "unsave_message",
+    "list_saved",
+    "pin_message",
+    "unpin_message",
+    "list_pins",
 ];
 
 /// A client request: an id chosen by the client and a call.
@@ -454,6 +482,67 @@ pub enum Reply {
         /// The state now recorded.
         foreground: bool,
     },
+    /// Answer to `clear_room`.
+    ClearRoom {
+        /// The room.
+        room_id: i64,
+        /// Messages up to this seq are no longer shown to the caller (the room is read up to it too).
+        cleared_seq: i64,
+    },
+    /// Answer to `save_message`.
+    SaveMessage {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Whether it is saved now (always true).
+        saved: bool,
+    },
+    /// Answer to `unsave_message`.
+    UnsaveMessage {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Whether it is saved now (always false).
+        saved: bool,
+    },
+    /// Answer to `list_saved`.
+    ListSaved {
+        /// Saved messages, most recently saved first, as `history` shows them.
+        messages: Vec<Message>,
+        /// Whether older saved messages exist.
+        has_more: bool,
+    },
+    /// Answer to `pin_message`.
+    PinMessage {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Whether it is pinned now (always true).
+        pinned: bool,
+        /// The `pin` system message this call wrote; nil when the message was already pinned.
+        message: Option<Message>,
+    },
+    /// Answer to `unpin_message`.
+    UnpinMessage {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Whether it is pinned now (always false).
+        pinned: bool,
+        /// The `unpin` system message this call wrote; nil when the message was not pinned.
+        message: Option<Message>,
+    },
+    /// Answer to `list_pins`.
+    ListPins {
+        /// The room.
+        room_id: i64,
+        /// Its pinned messages, most recently pinned first.
+        pins: Vec<Pin>,
+    },
 }
 
 /// Something the server tells a client without being asked.
@@ -536,6 +625,22 @@ pub enum Push {
     Settings {
         /// The settings now.
         settings: Settings,
+    },
+    /// The user cleared a chat (on this or another device): drop its messages up to `cleared_seq`.
+    RoomCleared {
+        /// The room.
+        room_id: i64,
+        /// Messages up to this seq are no longer shown.
+        cleared_seq: i64,
+    },
+    /// The user saved or unsaved a message (on this or another device).
+    Saved {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Whether it is saved now.
+        saved: bool,
     },
 }
 

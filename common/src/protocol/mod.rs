@@ -10,6 +10,7 @@
 mod accounts;
 mod directory;
 mod frames;
+mod keeping;
 mod limits;
 mod messages;
 mod notifications;
@@ -23,6 +24,7 @@ mod settings;
 pub use accounts::*;
 pub use directory::*;
 pub use frames::*;
+pub use keeping::*;
 pub use limits::*;
 pub use messages::*;
 pub use notifications::*;

@@ -46,7 +46,7 @@ pub enum MessageKind {
     File,
     /// A reference to a file already uploaded in another message, sent without uploading it again.
     FileLink,
-    /// A message the server writes (create, invite, leave, rename, remove); `system` says what happened.
+    /// A message the server writes (create, invite, leave, rename, remove, pin, unpin); `system` says what happened.
     System,
 }
 
@@ -180,6 +180,10 @@ pub enum SystemAction {
     Remove,
     /// `actor` renamed the room to `name`.
     Rename,
+    /// `actor` pinned message `seq`.
+    Pin,
+    /// `actor` unpinned message `seq` (or revoked it while it was pinned).
+    Unpin,
 }
 
 /// The structured part of a system message.
@@ -195,6 +199,9 @@ pub struct SystemEvent {
     /// The new name, for rename and create.
     #[serde(default)]
     pub name: Option<String>,
+    /// The message pinned or unpinned, for pin and unpin.
+    #[serde(default)]
+    pub seq: Option<i64>,
 }
 
 /// A message named by its room and seq.

@@ -36,6 +36,9 @@ pub struct RoomSummary {
     /// For direct rooms: the other person's user id.
     #[serde(default)]
     pub peer_id: Option<String>,
+    /// The caller cleared the chat up to this seq (`clear_room`): older messages are not shown to them; 0 when never.
+    #[serde(default)]
+    pub cleared_seq: i64,
 }
 
 fn yes() -> bool {

@@ -207,14 +207,21 @@ pub(super) async fn revoke(
     args: MessageRef,
 ) -> Result<Reply, NodeError> {
     let window = Duration::from_secs(ctx.config.revoke_window_secs);
-    if ctx.store.revoke(user, args, window).await? {
-        ctx.publish_room(
+    let revocation = ctx.store.revoke(user, args, window).await?;
+    if revocation.revoked {
+        // In order: members drop the body, then learn the message is no longer pinned.
+        let mut fanout = Fanout::new();
+        fanout.room(
             args.room_id,
-            Push::Revoked {
+            &Push::Revoked {
                 room_id: args.room_id,
                 seq: args.seq,
             },
         );
+        if let Some(message) = revocation.unpinned {
+            fanout.room(args.room_id, &Push::Message { message });
+        }
+        fanout.spawn(ctx);
     }
     Ok(Reply::Revoke {
         room_id: args.room_id,

@@ -21,7 +21,7 @@ pub const READ_PUSH_MAX_MEMBERS: i64 = 100;
 
 /// Publishes a moved cursor: to the room in small rooms, to the reader's own sessions in large ones; and
 /// appends a read job, so what was pushed to the reader's other device is cleared.
-async fn publish_read(ctx: &NodeContext, conn: &Conn, room_id: i64, cursor: ReadCursor) {
+pub(super) async fn publish_read(ctx: &NodeContext, conn: &Conn, room_id: i64, cursor: ReadCursor) {
     if !cursor.moved {
         return;
     }

@@ -11,7 +11,7 @@ use tokio_postgres::GenericClient;
 
 use super::{
     bad_args, conflict, cut_to_page_bytes, forbidden, hidden_for, message_columns, message_from,
-    not_found, not_member, require_member, Store, QUOTE_JOIN,
+    not_cleared_for, not_found, not_member, require_member, Store, QUOTE_JOIN,
 };
 use crate::error::NodeError;
 
@@ -41,6 +41,15 @@ pub struct Sent {
     pub duplicate: bool,
     /// Members of a direct room brought back by this message (they had left); they must be subscribed.
     pub rejoined: Vec<String>,
+}
+
+/// The outcome of a revoke.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revocation {
+    /// This call revoked the message (false when it already was).
+    pub revoked: bool,
+    /// The `unpin` system message written because the message was pinned.
+    pub unpinned: Option<Message>,
 }
 
 /// Takes the room's next seq under its row lock (no membership check: callers have made theirs).
@@ -277,9 +286,10 @@ async fn readable_message(
     let row = client
         .query_opt(
             &format!(
-                "SELECT m.kind, m.body, m.file, m.revoked_at IS NOT NULL, {}
+                "SELECT m.kind, m.body, m.file, m.revoked_at IS NOT NULL, {} OR NOT ({})
                    FROM messages m WHERE m.room_id = $1 AND m.seq = $2",
-                hidden_for(3)
+                hidden_for(3),
+                not_cleared_for(3)
             ),
             &[&at.room_id, &at.seq, &user_id],
         )
@@ -492,18 +502,21 @@ impl Store {
         .await
     }
 
-    /// The sender cancels their message for everyone within `window`: body and file are erased. Returns
-    /// whether this call revoked it (false when it already was).
+    /// The sender cancels their message for everyone within `window`: body and file are erased, and a pin of it
+    /// is removed with an `unpin` system message. Returns whether this call revoked it (false when it already
+    /// was) and that system message.
     pub async fn revoke(
         &self,
         user_id: &str,
         at: MessageRef,
         window: Duration,
-    ) -> Result<bool, NodeError> {
+    ) -> Result<Revocation, NodeError> {
         let mut client = self.get().await?;
         let _query = crate::metrics::Timer::db("revoke");
         let tx = client.transaction().await?;
         require_member(&*tx, user_id, at.room_id).await?;
+        // The room row first, as `pin_message` does: a pin and a revoke of one message take turns.
+        super::rooms::lock_room(&*tx, at.room_id).await?;
         let row = tx
             .query_opt(
                 "SELECT sender_id, kind, revoked_at IS NOT NULL,
@@ -524,7 +537,7 @@ impl Store {
             return Err(forbidden("only the sender may revoke a message"));
         }
         if revoked {
-            return Ok(false);
+            return Ok(Revocation::default());
         }
         if too_late {
             return Err(forbidden(format!(
@@ -537,8 +550,12 @@ impl Store {
             &[&at.room_id, &at.seq],
         )
         .await?;
+        let unpinned = super::keeping::drop_pin(&*tx, user_id, at).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Revocation {
+            revoked: true,
+            unpinned,
+        })
     }
 
     /// Hides a message for the caller only. Returns whether it was visible before.
@@ -569,7 +586,8 @@ impl Store {
     }
 
     /// Messages after the given cursors, by room then seq, at most `limit` (and about `MAX_PAGE_BYTES`), and
-    /// whether more are waiting. Cursors on rooms the user is not a member of are ignored.
+    /// whether more are waiting. Cursors on rooms the user is not a member of are ignored; messages the user
+    /// cleared (`clear_room`) are skipped, so a room's run then starts after its `cleared_seq`.
     pub async fn sync(
         &self,
         user_id: &str,
@@ -589,7 +607,8 @@ impl Store {
                JOIN room_members mm ON mm.room_id = c.room_id AND mm.user_id = $1
                CROSS JOIN LATERAL (
                    SELECT {} FROM messages m {QUOTE_JOIN}
-                    WHERE m.room_id = c.room_id AND m.seq > c.seq ORDER BY m.seq LIMIT $4) x
+                    WHERE m.room_id = c.room_id AND m.seq > c.seq AND m.seq > mm.cleared_seq
+                    ORDER BY m.seq LIMIT $4) x
               ORDER BY 1, 2
               LIMIT $4",
             message_columns("m.body", &hidden_for(1))
@@ -608,12 +627,14 @@ impl Store {
     }
 }
 
-/// A page of history: `$1` room, `$2` below this seq, `$3` most rows, `$4` the viewer.
+/// A page of history: `$1` room, `$2` below this seq, `$3` most rows, `$4` the viewer (whose cleared messages
+/// are left out).
 pub fn page_sql() -> String {
     format!(
         "SELECT {} FROM messages m {QUOTE_JOIN}
-          WHERE m.room_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
-        message_columns("m.body", &hidden_for(4))
+          WHERE m.room_id = $1 AND m.seq < $2 AND {} ORDER BY m.seq DESC LIMIT $3",
+        message_columns("m.body", &hidden_for(4)),
+        not_cleared_for(4)
     )
 }
 

@@ -6,11 +6,12 @@
 //!
 //! One idea per file: [`rooms`] (membership and room settings), [`messages`] (writing and reading messages),
 //! [`reads`] (read cursors and unread counts), [`search`] (finding messages), [`directory`] (organisation and
-//! people) and [`accounts`] (passkeys, retirement, settings). Every function checks that the caller may do what
+//! people), [`keeping`] (clear chat, saved and pinned messages) and [`accounts`] (passkeys, retirement, settings). Every function checks that the caller may do what
 //! it asks and changes nothing when refusing.
 
 pub mod accounts;
 pub mod directory;
+pub mod keeping;
 pub mod messages;
 pub mod push;
 pub mod reads;
@@ -28,7 +29,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::error::NodeError;
 
-pub use messages::{NewContent, Sent};
+pub use messages::{NewContent, Revocation, Sent};
 pub use reads::ReadCursor;
 
 /// What a node needs to know about a user to accept their token.
@@ -76,7 +77,14 @@ pub(crate) fn hidden_for(param: usize) -> String {
     )
 }
 
-/// Reads a message from the columns of [`message_columns`] starting at `at`.
+/// The not-cleared test of message `m` for the user in parameter `$n`: the viewer has not cleared the chat past
+/// it (`clear_room`; a non-member's cursor counts as 0).
+pub(crate) fn not_cleared_for(param: usize) -> String {
+    format!(
+        "m.seq > coalesce((SELECT c.cleared_seq FROM room_members c WHERE c.room_id = m.room_id AND c.user_id = ${param}), 0)"
+    )
+}
+
 /// Who a message mentions: parsed from its body (system messages name people in sentences, not mentions).
 pub(crate) fn mentions_of(kind: MessageKind, body: &str) -> Vec<String> {
     if kind == MessageKind::System {
@@ -85,6 +93,7 @@ pub(crate) fn mentions_of(kind: MessageKind, body: &str) -> Vec<String> {
     sendjay_common::mentions::parse(body)
 }
 
+/// Reads a message from the columns of [`message_columns`] starting at `at`.
 pub(crate) fn message_from(row: &Row, at: usize) -> Message {
     let hidden: bool = row.get(at + 11);
     let file: Option<Json<FileInfo>> = row.get(at + 7);

@@ -32,11 +32,12 @@ fn summary_sql(filter: &str) -> String {
                        FROM direct_pairs d WHERE d.room_id = r.id),
                     (SELECT o.user_id FROM room_members o WHERE o.room_id = r.id AND o.user_id <> $1 LIMIT 1))
                 END,
+                mm.cleared_seq,
                 lm.*
            FROM room_members mm
            JOIN rooms r ON r.id = mm.room_id
            LEFT JOIN LATERAL (SELECT {} FROM messages m {QUOTE_JOIN}
-                               WHERE m.room_id = r.id AND m.seq = r.last_seq) lm ON true
+                               WHERE m.room_id = r.id AND m.seq = r.last_seq AND m.seq > mm.cleared_seq) lm ON true
           WHERE mm.user_id = $1 {filter}
           ORDER BY r.last_activity DESC, r.id DESC",
         message_columns(&format!("left(m.body, {PREVIEW_CHARS})"), &hidden_for(1))
@@ -56,7 +57,7 @@ pub fn room_summary_sql() -> String {
 pub(crate) fn summary_from(row: &Row) -> RoomSummary {
     let last_seq: i64 = row.get(3);
     let last_read_seq: i64 = row.get(4);
-    let has_last: Option<i64> = row.get(10);
+    let has_last: Option<i64> = row.get(11);
     let member_count: i32 = row.get(8);
     RoomSummary {
         room_id: row.get(0),
@@ -66,11 +67,12 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         last_read_seq,
         unread: (last_seq - last_read_seq).max(0),
         last_activity_ms: row.get(5),
-        last_message: has_last.map(|_| message_from(row, 10)),
+        last_message: has_last.map(|_| message_from(row, 11)),
         nickname: row.get(6),
         notifications: row.get(7),
         member_count: member_count as i64,
         peer_id: row.get(9),
+        cleared_seq: row.get(10),
     }
 }
 
@@ -136,8 +138,8 @@ async fn require_active_users(
     Ok(())
 }
 
-/// Locks a room's row for a membership change; returns its kind and member count.
-async fn lock_room(
+/// Locks a room's row for a membership change (or a pin); returns its kind and member count.
+pub(crate) async fn lock_room(
     client: &(impl GenericClient + Sync),
     room_id: i64,
 ) -> Result<(String, i64), NodeError> {
@@ -340,6 +342,7 @@ impl Store {
             actor: user_id.to_owned(),
             users: others,
             name: Some(name.to_owned()),
+            seq: None,
         };
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.commit().await?;
@@ -401,6 +404,7 @@ impl Store {
             actor: user_id.to_owned(),
             users: added.clone(),
             name: None,
+            seq: None,
         };
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.execute(
@@ -436,6 +440,7 @@ impl Store {
             actor: user_id.to_owned(),
             users: Vec::new(),
             name: None,
+            seq: None,
         };
         let message = system_message(&*tx, room_id, event, format!("{user_id} left")).await?;
         tx.commit().await?;
@@ -490,6 +495,7 @@ impl Store {
             actor: user_id.to_owned(),
             users: vec![target.to_owned()],
             name: None,
+            seq: None,
         };
         let body = format!("{user_id} removed {target}");
         let message = system_message(&*tx, room_id, event, body).await?;
@@ -528,6 +534,7 @@ impl Store {
             actor: user_id.to_owned(),
             users: Vec::new(),
             name: Some(name.to_owned()),
+            seq: None,
         };
         let body = format!("{user_id} renamed the room to {name}");
         let message = system_message(&*tx, room_id, event, body).await?;

@@ -1,12 +1,15 @@
 //! Finding messages in a room: a text substring (Korean or any script, through the `messages_search` trigram
 //! index over `sj_search_key(body)`, see migration 0002), one member's messages, and the room's images, files
-//! and links. Filters combine; revoked messages, system messages and messages the caller deleted for
-//! themselves are never returned.
+//! and links. Filters combine; revoked messages, system messages, messages the caller deleted for themselves
+//! and messages of a chat the caller cleared are never returned.
 
 use sendjay_common::protocol::{MediaFilter, Message};
 use tokio_postgres::types::ToSql;
 
-use super::{cut_to_page_bytes, message_columns, message_from, require_member, Store, QUOTE_JOIN};
+use super::{
+    cut_to_page_bytes, message_columns, message_from, not_cleared_for, require_member, Store,
+    QUOTE_JOIN,
+};
 use crate::error::NodeError;
 
 /// What to look for.
@@ -61,9 +64,11 @@ impl Store {
               WHERE m.room_id = $1 AND m.seq < $3 AND m.revoked_at IS NULL AND m.kind <> 'system'
                 AND NOT EXISTS (SELECT 1 FROM message_hidden h
                                  WHERE h.user_id = $2 AND h.room_id = m.room_id AND h.seq = m.seq)
+                AND {cleared}
                 {filters}
               ORDER BY m.seq DESC LIMIT $4",
-            message_columns("m.body", "false")
+            message_columns("m.body", "false"),
+            cleared = not_cleared_for(2)
         );
         let rows = client.query(&sql, &params).await?;
         let mut has_more = rows.len() > limit as usize;

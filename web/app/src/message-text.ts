@@ -19,6 +19,10 @@ export function systemText(message: Message): string {
       return t.system.remove(s.actor, users);
     case 'rename':
       return t.system.rename(s.actor, s.name ?? '');
+    case 'pin':
+      return t.system.pin(s.actor);
+    case 'unpin':
+      return t.system.unpin(s.actor);
     default:
       return message.body;
   }

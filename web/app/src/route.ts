@@ -1,20 +1,22 @@
-// Where the app is: `/` (room list), `/rooms/<id>` (a room), `/settings`. `?popup=1` is a room in its own window;
+// Where the app is: `/` (room list), `/rooms/<id>` (a room), `/settings`, `/saved` (saved messages). `?popup=1` is a room in its own window;
 // `?launch=auto` is the portal's embedded start (it never evicts a running session, §11).
 
 /** A screen of the app. */
-export type Route = { screen: 'rooms' } | { screen: 'room'; roomId: number } | { screen: 'settings' };
+export type Route = { screen: 'rooms' } | { screen: 'room'; roomId: number } | { screen: 'settings' } | { screen: 'saved' };
 
 /** The route of the current URL. */
 export function currentRoute(): Route {
   const room = /^\/rooms\/(\d+)\/?$/.exec(location.pathname);
   if (room !== null) return { screen: 'room', roomId: Number(room[1]) };
   if (location.pathname === '/settings') return { screen: 'settings' };
+  if (location.pathname === '/saved') return { screen: 'saved' };
   return { screen: 'rooms' };
 }
 
 /** The URL of a route (query kept). */
 export function routeUrl(route: Route): string {
-  const path = route.screen === 'room' ? `/rooms/${route.roomId}` : route.screen === 'settings' ? '/settings' : '/';
+  const path =
+    route.screen === 'room' ? `/rooms/${route.roomId}` : route.screen === 'settings' ? '/settings' : route.screen === 'saved' ? '/saved' : '/';
   return path + location.search;
 }
 

@@ -11,6 +11,7 @@ import { FilesApi } from './files.js';
 import { documentVisibility, ForegroundReport, ForegroundUnion, type VisibilitySource } from './foreground-report.js';
 import { newClientMsgId } from './ids.js';
 import { MemoryOutboxStore, byCreation, type OutboxEntry, type OutboxStore } from './outbox-store.js';
+import { PinBoard } from './pins.js';
 import { PresenceWatch } from './presence-watch.js';
 import type {
   LaunchMode,
@@ -19,6 +20,7 @@ import type {
   OpArgs,
   OpName,
   OpResult,
+  Pin,
   PresenceInfo,
   Push,
   PushConfig,
@@ -93,6 +95,10 @@ export interface ClientEvents {
   presence: PresenceInfo;
   /** The unsent queue changed: read `client.outbox()`. */
   outbox: readonly OutboxEntry[];
+  /** A room's pinned messages changed (or were loaded): read `client.pins(roomId)`. */
+  pins: { roomId: number };
+  /** A message was saved or unsaved (here or on another device). */
+  saved: { roomId: number; seq: number; saved: boolean };
 }
 
 /** The sendjay client of one signed-in user in one tab. */
@@ -112,6 +118,9 @@ export class SendjayClient {
   private readonly openRooms = new Set<number>();
   private readonly countRefresh = new Map<number, ReturnType<typeof setTimeout>>();
   private outboxEntries: OutboxEntry[] = [];
+  private readonly pinBoard = new PinBoard();
+  /** `room:seq` of the messages known to be saved (from `listSaved`, saves and `saved` pushes). */
+  private readonly savedKeys = new Set<string>();
   /** client_msg_ids of own messages already held: never shown as pending again, even if a stale list says so. */
   private readonly ownDelivered = new Set<string>();
   private syncedConnection: string | undefined;
@@ -275,6 +284,7 @@ export class SendjayClient {
     const result = await this.request('open_room', { room_id: roomId, limit });
     this.putSummary(result.room);
     const timeline = this.timeline(roomId, result.room.last_seq);
+    timeline.clear(result.room.cleared_seq ?? 0);
     this.deliver(timeline, timeline.storeOlder(result.messages, result.has_more));
     this.setCounts(roomId, result.unread_counts);
     this.events.emit('room', { roomId });
@@ -366,6 +376,60 @@ export class SendjayClient {
   async discard(clientMsgId: string): Promise<void> {
     await this.store.remove(clientMsgId);
     await this.outboxChanged(true);
+  }
+
+  // ---- keeping: clear chat, saved and pinned messages (§6.17) -------------------------------------------------------
+
+  /** Clears the chat for this user only, up to its newest message (other members keep theirs); it is read too. */
+  async clearRoom(roomId: number): Promise<number> {
+    return (await this.request('clear_room', { room_id: roomId })).cleared_seq;
+  }
+
+  /** Adds a message to the user's saved messages. */
+  async saveMessage(roomId: number, seq: number): Promise<void> {
+    await this.request('save_message', { room_id: roomId, seq });
+  }
+
+  /** Removes a message from the user's saved messages. */
+  async unsaveMessage(roomId: number, seq: number): Promise<void> {
+    await this.request('unsave_message', { room_id: roomId, seq });
+  }
+
+  /** Whether the message is saved, as far as this client has seen (`listSaved`, saves, `saved` pushes). */
+  isSaved(roomId: number, seq: number): boolean {
+    return this.savedKeys.has(savedKey(roomId, seq));
+  }
+
+  /** A page of saved messages, most recently saved first; `after` is the last message of the previous page. */
+  async listSaved(after?: Message, limit = 50): Promise<{ messages: Message[]; hasMore: boolean }> {
+    const result = await this.request(
+      'list_saved',
+      after === undefined ? { limit } : { before: { room_id: after.room_id, seq: after.seq }, limit },
+    );
+    return { messages: result.messages, hasMore: result.has_more };
+  }
+
+  /** A room's pinned messages, most recently pinned first; undefined until `loadPins`. */
+  pins(roomId: number): readonly Pin[] | undefined {
+    return this.pinBoard.get(roomId);
+  }
+
+  /** Loads a room's pins; afterwards they follow the room's pin and unpin messages by themselves. */
+  async loadPins(roomId: number): Promise<readonly Pin[]> {
+    const result = await this.request('list_pins', { room_id: roomId });
+    this.pinBoard.set(roomId, result.pins);
+    this.events.emit('pins', { roomId });
+    return result.pins;
+  }
+
+  /** Pins a message for everyone in the room (at most 50 per room: `forbidden` beyond). */
+  async pinMessage(roomId: number, seq: number): Promise<void> {
+    await this.request('pin_message', { room_id: roomId, seq });
+  }
+
+  /** Unpins a message of the room. */
+  async unpinMessage(roomId: number, seq: number): Promise<void> {
+    await this.request('unpin_message', { room_id: roomId, seq });
   }
 
   // ---- everything else -------------------------------------------------------------------------------------------
@@ -505,6 +569,12 @@ export class SendjayClient {
       case 'settings':
         this.events.emit('settings', push.settings);
         break;
+      case 'room_cleared':
+        this.applyCleared(push.room_id, push.cleared_seq);
+        break;
+      case 'saved':
+        this.setSaved(push.room_id, push.seq, push.saved);
+        break;
       default:
         break; // evicted / reconnect are the transport's; unknown events are ignored (§3.4)
     }
@@ -542,6 +612,36 @@ export class SendjayClient {
       this.emitRooms();
     }
     if (touched) this.events.emit('room', { roomId });
+    const copy = t?.get(seq);
+    if (copy !== undefined && this.pinBoard.update(copy)) this.events.emit('pins', { roomId });
+  }
+
+  /** The user cleared a room up to `seq`: drop the held messages, the preview, and the unread count. */
+  private applyCleared(roomId: number, seq: number): void {
+    const s = this.summaries.get(roomId);
+    const changed = this.timeline(roomId, s?.last_seq ?? seq).clear(seq);
+    if (s !== undefined && seq > (s.cleared_seq ?? 0)) {
+      const lastRead = Math.max(s.last_read_seq, Math.min(seq, s.last_seq));
+      const preview = s.last_message !== null && s.last_message.seq <= seq ? null : s.last_message;
+      this.putSummary({ ...s, cleared_seq: seq, last_message: preview, last_read_seq: lastRead, unread: Math.max(s.last_seq - lastRead, 0) });
+      this.emitRooms();
+    }
+    if (changed) this.events.emit('room', { roomId });
+  }
+
+  private setSaved(roomId: number, seq: number, saved: boolean): void {
+    const key = savedKey(roomId, seq);
+    if (saved === this.savedKeys.has(key)) return;
+    if (saved) this.savedKeys.add(key);
+    else this.savedKeys.delete(key);
+    this.events.emit('saved', { roomId, seq, saved });
+  }
+
+  /** Follows the pins of a room from its pin and unpin system messages. */
+  private applyPin(m: Message): void {
+    const change = this.pinBoard.apply(m, (seq) => this.timelines.get(m.room_id)?.get(seq));
+    if (change === 'changed') this.events.emit('pins', { roomId: m.room_id });
+    if (change === 'reload') void this.loadPins(m.room_id).catch(() => undefined);
   }
 
   /** Hands newly contiguous messages to the app and updates the room list. */
@@ -564,6 +664,7 @@ export class SendjayClient {
         if (m.system?.action === 'rename' && m.system.name !== null) summary = { ...summary, name: m.system.name };
       }
       this.dropFromOutboxView(m);
+      this.applyPin(m);
       this.events.emit('message', m);
     }
     if (summary !== undefined) {
@@ -595,6 +696,13 @@ export class SendjayClient {
         this.putSummary({ ...s, nickname: r['nickname'] as string, notifications: r['notifications'] as boolean });
         this.emitRooms();
       }
+    }
+    if (op === 'clear_room') this.applyCleared(r['room_id'] as number, r['cleared_seq'] as number);
+    if (op === 'save_message' || op === 'unsave_message') this.setSaved(r['room_id'] as number, r['seq'] as number, r['saved'] as boolean);
+    if (op === 'list_saved') for (const m of r['messages'] as Message[]) this.setSaved(m.room_id, m.seq, true);
+    if (op === 'pin_message' || op === 'unpin_message') {
+      const m = r['message'] as Message | null;
+      if (m !== null) this.onMessage(m);
     }
     if (op === 'delete_for_me') this.onRevokedOrHidden('hidden', r['room_id'] as number, r['seq'] as number);
     if (op === 'revoke') this.onRevokedOrHidden('revoked', r['room_id'] as number, r['seq'] as number);
@@ -694,8 +802,8 @@ export class SendjayClient {
       // Keep what pushes brought if it is newer than this page's summary.
       const merged = held !== undefined && held.last_seq > room.last_seq ? { ...room, last_seq: held.last_seq, last_message: held.last_message, last_activity_ms: held.last_activity_ms, unread: Math.max(held.last_seq - room.last_read_seq, 0) } : room;
       this.putSummary(merged);
-      const t = this.timelines.get(room.room_id);
-      if (t === undefined) this.timeline(room.room_id, room.last_seq);
+      const t = this.timelines.get(room.room_id) ?? this.timeline(room.room_id, room.last_seq);
+      if ((room.cleared_seq ?? 0) > t.clearedSeq && t.clear(room.cleared_seq ?? 0)) this.events.emit('room', { roomId: room.room_id });
     }
     // Only rooms known when the sync was sent can be judged gone: one joined meanwhile is not in this page yet.
     for (const id of [...this.summaries.keys()]) {
@@ -703,6 +811,7 @@ export class SendjayClient {
         this.summaries.delete(id);
         this.timelines.delete(id);
         this.counts.delete(id);
+        this.pinBoard.forget(id);
       }
     }
     for (const id of [...this.timelines.keys()]) if (!present.has(id) && knownBefore.has(id)) this.timelines.delete(id);
@@ -826,6 +935,10 @@ export class SendjayClient {
       void this.flushOutbox();
     }, delay);
   }
+}
+
+function savedKey(roomId: number, seq: number): string {
+  return `${roomId}:${seq}`;
 }
 
 function chunk<T>(items: T[], size: number): T[][] {

@@ -25,6 +25,8 @@ export type { BroadcastChannelLike, LockManagerLike, TabOptions } from './tabs.j
 export { IndexedDbOutboxStore, MemoryOutboxStore } from './outbox-store.js';
 export type { OutboxEntry, OutboxStatus, OutboxStore } from './outbox-store.js';
 export { RoomTimeline } from './room-timeline.js';
+export { PinBoard } from './pins.js';
+export type { PinChange } from './pins.js';
 export type { StoreOutcome } from './room-timeline.js';
 export { decodeFrame, encodeRequest } from './codec.js';
 export { newClientMsgId } from './ids.js';

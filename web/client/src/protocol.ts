@@ -50,10 +50,12 @@ export interface FileInfo {
 
 /** What a system message records (§6.7). */
 export interface SystemEvent {
-  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | (string & {});
+  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | 'pin' | 'unpin' | (string & {});
   actor: string;
   users: string[];
   name: string | null;
+  /** The message pinned or unpinned, for `pin` and `unpin` (§6.17; absent from older nodes). */
+  seq?: number | null;
 }
 
 /** One room of the caller, as the room list shows it (§6.7). */
@@ -70,6 +72,21 @@ export interface RoomSummary {
   notifications: boolean;
   member_count: number;
   peer_id: string | null;
+  /** The user cleared the chat up to this seq (§6.17): never show messages at or below it (absent from older nodes). */
+  cleared_seq?: number;
+}
+
+/** A pinned message of a room (§6.17 `list_pins`). */
+export interface Pin {
+  message: Message;
+  pinned_by: string;
+  pinned_at_ms: number;
+}
+
+/** A message named by its room and seq. */
+export interface MessageRef {
+  room_id: number;
+  seq: number;
 }
 
 /** How many members have not read one message (§6.7). */
@@ -313,6 +330,22 @@ export interface Ops {
   reset_passkey: { args: { user_id?: string }; result: { op: 'reset_passkey'; user_id: string } };
   logout: { args: undefined; result: { op: 'logout' } };
   retire_user: { args: { user_id: string }; result: { op: 'retire_user'; user_id: string; retired_at_ms: number } };
+  clear_room: { args: { room_id: number }; result: { op: 'clear_room'; room_id: number; cleared_seq: number } };
+  save_message: { args: MessageRef; result: { op: 'save_message'; room_id: number; seq: number; saved: boolean } };
+  unsave_message: { args: MessageRef; result: { op: 'unsave_message'; room_id: number; seq: number; saved: boolean } };
+  list_saved: {
+    args: { before?: MessageRef; limit?: number };
+    result: { op: 'list_saved'; messages: Message[]; has_more: boolean };
+  };
+  pin_message: {
+    args: MessageRef;
+    result: { op: 'pin_message'; room_id: number; seq: number; pinned: boolean; message: Message | null };
+  };
+  unpin_message: {
+    args: MessageRef;
+    result: { op: 'unpin_message'; room_id: number; seq: number; pinned: boolean; message: Message | null };
+  };
+  list_pins: { args: { room_id: number }; result: { op: 'list_pins'; room_id: number; pins: Pin[] } };
 }
 
 /** The name of an operation. */
@@ -334,7 +367,9 @@ export type Push =
   | { event: 'typing'; room_id: number; user_id: string }
   | { event: 'presence'; user_id: string; web: boolean; mobile: boolean }
   | { event: 'room_prefs'; room_id: number; nickname: string; notifications: boolean }
-  | { event: 'settings'; settings: Settings };
+  | { event: 'settings'; settings: Settings }
+  | { event: 'room_cleared'; room_id: number; cleared_seq: number }
+  | { event: 'saved'; room_id: number; seq: number; saved: boolean };
 
 /** The `event` name of a push. */
 export type PushEvent = Push['event'];

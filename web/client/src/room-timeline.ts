@@ -27,6 +27,8 @@ export class RoomTimeline {
   private lowest = Number.POSITIVE_INFINITY;
   /** Whether messages below `lowest` exist on the server (unknown until a page says so). */
   hasOlder = true;
+  /** The user cleared the room up to this seq (§6.17): such messages are never held again. */
+  private clearedUpTo = 0;
 
   constructor(
     readonly roomId: number,
@@ -76,7 +78,7 @@ export class RoomTimeline {
   store(messages: readonly Message[]): StoreOutcome {
     let changed = false;
     for (const m of messages) {
-      if (m.room_id !== this.roomId) continue;
+      if (m.room_id !== this.roomId || m.seq <= this.clearedUpTo) continue;
       const held = this.bySeq.get(m.seq);
       // An old message not adjacent to the held window (a duplicate push of a trimmed one) would leave a hole in
       // the window: history brings it back when the user scrolls there.
@@ -139,6 +141,33 @@ export class RoomTimeline {
     this.sorted = undefined;
     this.bySeq.set(seq, { ...m, hidden: true, body: '', file: null });
     return true;
+  }
+
+  /** The seq up to which the user cleared the room (0 when never). */
+  get clearedSeq(): number {
+    return this.clearedUpTo;
+  }
+
+  /**
+   * The user cleared the room up to `seq` (the `room_cleared` push, a `clear_room` reply or a room summary): held
+   * messages up to it go, and the cursor jumps past them, since neither sync nor history returns them any more.
+   * Returns true when something changed.
+   */
+  clear(seq: number): boolean {
+    if (seq <= this.clearedUpTo) return false;
+    this.clearedUpTo = seq;
+    let dropped = false;
+    for (const s of [...this.bySeq.keys()]) {
+      if (s <= seq) {
+        this.bySeq.delete(s);
+        dropped = true;
+      }
+    }
+    this.sorted = undefined;
+    this.lowest = this.bySeq.size > 0 ? Math.min(...this.bySeq.keys()) : Number.POSITIVE_INFINITY;
+    if (this.cursorSeq < seq) this.cursorSeq = seq;
+    this.hasOlder = false;
+    return dropped;
   }
 
   /** Drops the oldest held messages below the cursor so at most `keep` remain (bounded memory in long sessions). */

@@ -12,6 +12,7 @@ import { LoginScreen } from './LoginScreen.tsx';
 import { PeoplePicker } from './PeoplePicker.tsx';
 import { RoomList } from './RoomList.tsx';
 import { RoomView } from './RoomView.tsx';
+import { SavedScreen } from './SavedScreen.tsx';
 import { SettingsScreen } from './SettingsScreen.tsx';
 import { SignedInElsewhere } from './SignedInElsewhere.tsx';
 
@@ -168,6 +169,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <button type="button" class="link" onClick={() => setPicking(true)}>
             {t.newChat}
           </button>
+          <button type="button" class="link" onClick={() => go({ screen: 'saved' })}>
+            {t.savedMessages}
+          </button>
           <button type="button" class="link" onClick={() => go({ screen: 'settings' })}>
             {t.settings}
           </button>
@@ -193,6 +197,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <RoomView client={client} roomId={route.roomId} watching={watching} popup={false} onBack={() => go({ screen: 'rooms' })} />
         )}
         {route.screen === 'settings' && <SettingsScreen client={client} onBack={() => go({ screen: 'rooms' })} onPasswordChanged={() => props.onSignedOut(t.passwordChanged)} />}
+        {route.screen === 'saved' && (
+          <SavedScreen client={client} onBack={() => go({ screen: 'rooms' })} onOpenRoom={(roomId) => go({ screen: 'room', roomId })} />
+        )}
         {route.screen === 'rooms' && <p class="empty">{t.rooms}</p>}
       </main>
     </div>

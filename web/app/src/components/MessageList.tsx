@@ -22,6 +22,12 @@ export interface RowActions {
   onDelete: (m: Message) => void;
   onForward: (m: Message) => void;
   onShowUnread: (m: Message) => void;
+  /** Whether the user saved the message (the star), and saving or unsaving it. */
+  isSaved: (m: Message) => boolean;
+  onToggleSave: (m: Message) => void;
+  /** Whether the message is pinned in the room, and pinning or unpinning it. */
+  isPinned: (m: Message) => boolean;
+  onTogglePin: (m: Message) => void;
 }
 
 /**

@@ -51,6 +51,12 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
                 {t.revoke}
               </button>
             )}
+            <button type="button" class="link" aria-pressed={actions.isSaved(m)} onClick={() => actions.onToggleSave(m)}>
+              {actions.isSaved(m) ? `★ ${t.unsaveMessage}` : `☆ ${t.saveMessage}`}
+            </button>
+            <button type="button" class="link" aria-pressed={actions.isPinned(m)} onClick={() => actions.onTogglePin(m)}>
+              {actions.isPinned(m) ? t.unpinMessage : t.pinMessage}
+            </button>
             <button type="button" class="link" onClick={() => actions.onDelete(m)}>
               {t.deleteForMe}
             </button>

@@ -8,7 +8,9 @@ import { useClientEvent } from '../use-client.ts';
 import { closeRoomNotifications } from '../web-push.ts';
 import { Composer } from './Composer.tsx';
 import { MessageList, type RowActions } from './MessageList.tsx';
+import { ClearChatButton } from './ClearChatButton.tsx';
 import { ForwardPicker } from './ForwardPicker.tsx';
+import { PinnedBar } from './PinnedBar.tsx';
 import { PendingMessage } from './PendingMessage.tsx';
 import { PresenceDot } from './PresenceDot.tsx';
 import { RoomInfoPanel } from './RoomInfoPanel.tsx';
@@ -38,6 +40,8 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
   useClientEvent(client, 'room', (p) => p.roomId === roomId);
   useClientEvent(client, 'rooms');
   useClientEvent(client, 'outbox');
+  useClientEvent(client, 'pins', (p) => p.roomId === roomId);
+  useClientEvent(client, 'saved', (p) => p.roomId === roomId);
   const online = client.state.status === 'online';
 
   useEffect(() => {
@@ -54,6 +58,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
         () => {
           void closeRoomNotifications(roomId).catch(() => undefined); // opening marks the room read (§6.10)
           if (!cancelled) setOpened(true);
+          void client.loadPins(roomId).catch(() => undefined); // then they follow the room's pin messages
         },
         (e: unknown) => !cancelled && setError(e instanceof Error ? e.message : String(e)),
       );
@@ -113,6 +118,16 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
       setNotice(null);
       setForwarding(m);
     },
+    isSaved: (m) => client.isSaved(roomId, m.seq),
+    onToggleSave: (m) =>
+      void (client.isSaved(roomId, m.seq) ? client.unsaveMessage(roomId, m.seq) : client.saveMessage(roomId, m.seq)).catch((e: unknown) =>
+        setError(String(e)),
+      ),
+    isPinned: (m) => (client.pins(roomId) ?? []).some((p) => p.message.seq === m.seq),
+    onTogglePin: (m) => {
+      const pinned = (client.pins(roomId) ?? []).some((p) => p.message.seq === m.seq);
+      void (pinned ? client.unpinMessage(roomId, m.seq) : client.pinMessage(roomId, m.seq)).catch((e: unknown) => setError(String(e)));
+    },
     onShowUnread: (m) =>
       void client
         .request('unread_members', { room_id: roomId, seq: m.seq })
@@ -149,6 +164,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
         <button type="button" class="link" aria-expanded={panel === 'files'} onClick={() => setPanel(panel === 'files' ? 'none' : 'files')}>
           {t.files}
         </button>
+        <ClearChatButton onClear={() => void client.clearRoom(roomId).catch((e: unknown) => setError(String(e)))} />
         <button type="button" class="link" aria-expanded={panel === 'info'} onClick={() => setPanel(panel === 'info' ? 'none' : 'info')}>
           {t.roomInfo}
         </button>
@@ -201,6 +217,7 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
           </button>
         </div>
       )}
+      <PinnedBar client={client} roomId={roomId} onError={setError} />
       <MessageList
         messages={messages}
         hasOlder={opened && client.hasOlder(roomId)}
