@@ -337,6 +337,16 @@ if [ ! -s "$STATE/jwt-secret" ]; then
 fi
 SENDJAY_JWT_SECRET=$(cat "$STATE/jwt-secret")
 export SENDJAY_JWT_SECRET
+# Web Push (docs/operations.md#notifications-web-push-and-fcm): a VAPID key of this cluster's own, kept like the
+# secret, unless the caller brings one. The web client then offers "Notify me when sendjay is closed".
+if [ -z "${SENDJAY_VAPID_PRIVATE_KEY:-}" ]; then
+    if [ ! -s "$STATE/vapid-key" ]; then
+        (umask 077 && "$BIN/sendjay-node" vapid-key >"$STATE/vapid-key") ||
+            die "could not make a Web Push key with $BIN/sendjay-node vapid-key"
+    fi
+    SENDJAY_VAPID_PRIVATE_KEY=$(cat "$STATE/vapid-key")
+fi
+export SENDJAY_VAPID_PRIVATE_KEY
 export NO_COLOR=1 # plain log files
 "$BIN/sendjay-node" migrate --database-url "$DATABASE_URL" >>"$LOGS/migrate.log" 2>&1 ||
     fail_with_log migrate "$LOGS/migrate.log" "the migrations failed; see $LOGS/migrate.log"
