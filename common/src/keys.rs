@@ -97,6 +97,12 @@ impl KeySchema {
         format!("{}:notify", self.prefix)
     }
 
+    /// The devices a notification job (stream entry `id`) has delivered to, so a worker that claims the job
+    /// after its first worker died skips them; deleted when the job is acknowledged.
+    pub fn notify_done(&self, id: &str) -> String {
+        format!("{}:notify:done:{id}", self.prefix)
+    }
+
     /// Which device classes of a user are in the foreground: device class → the session generation that said so
     /// (a stale entry of an ended session never matches the live record).
     pub fn foreground(&self, user: &str) -> String {

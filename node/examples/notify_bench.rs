@@ -8,13 +8,15 @@
 //! 3. **Commit to push at a fixed rate**: open-loop sends at `--rate` messages/s with one worker running; the
 //!    latency of each push is the push service's receive time minus the message's `sent_at_ms` (one clock).
 //!
-//! Each recipient is offline with one Web Push subscription and a 1:1 room with the sender, so every message is
-//! exactly one push. CPU seconds of the generator process (which also hosts the client-facing nodes), the
+//! Each recipient is offline with one Web Push subscription and a room with all the senders (who are online, so
+//! only the recipient is pushed): every message is exactly one push. The senders share the rate, each on its own
+//! connection, as people do (one connection sending 1 000/s would measure its own queue, not the send path). CPU seconds of the generator process (which also hosts the client-facing nodes), the
 //! worker process and the push service are printed beside every figure.
 //!
 //! ```text
 //! cargo build --release -p sendjay-node --bins --examples
 //! target/release/examples/notify_bench [--rate 1000] [--seconds 10] [--backlog 5000] [--recipients 200]
+//!     [--senders 10] [--concurrency 64]
 //! ```
 
 use std::collections::HashMap;
@@ -38,6 +40,8 @@ struct Args {
     seconds: u64,
     backlog: u64,
     recipients: usize,
+    senders: usize,
+    concurrency: u64,
 }
 
 fn args() -> Args {
@@ -46,6 +50,8 @@ fn args() -> Args {
         seconds: 10,
         backlog: 5000,
         recipients: 200,
+        senders: 10,
+        concurrency: 64,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     for pair in argv.chunks(2) {
@@ -60,6 +66,8 @@ fn args() -> Args {
             "--seconds" => a.seconds = number(),
             "--backlog" => a.backlog = number(),
             "--recipients" => a.recipients = number() as usize,
+            "--senders" => a.senders = number() as usize,
+            "--concurrency" => a.concurrency = number(),
             other => panic!(
                 "unknown option {other}; see the doc comment of node/examples/notify_bench.rs"
             ),
@@ -121,7 +129,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn spawn_worker(database_url: &str, redis_url: &str, vapid: &str) -> Child {
+async fn spawn_worker(database_url: &str, redis_url: &str, vapid: &str, concurrency: u64) -> Child {
     let bin = std::env::var("SENDJAY_NODE_BIN").unwrap_or_else(|_| {
         format!(
             "{}/../target/release/sendjay-node",
@@ -133,6 +141,7 @@ async fn spawn_worker(database_url: &str, redis_url: &str, vapid: &str) -> Child
         .args(["--database-url", database_url, "--redis-url", redis_url])
         .args(["--jwt-secret", SECRET, "--vapid-private-key", vapid])
         .args(["--enforce-assignment", "false"])
+        .args(["--notify-concurrency", &concurrency.to_string()])
         .arg("serve")
         .env("SENDJAY_LOG", "warn")
         .stdout(Stdio::piped())
@@ -149,9 +158,10 @@ async fn spawn_worker(database_url: &str, redis_url: &str, vapid: &str) -> Child
     child
 }
 
-/// Sends `rate` messages/s for `seconds` over the rooms, open loop; returns ack latencies in ms.
+/// Sends `rate` messages/s for `seconds` over the rooms, open loop, spread over the senders' connections;
+/// returns ack latencies in ms.
 async fn open_loop(
-    client: Arc<Connection>,
+    clients: &[Arc<Connection>],
     rooms: &[i64],
     rate: u64,
     seconds: u64,
@@ -163,7 +173,7 @@ async fn open_loop(
     for i in 0..total {
         let intended = start + Duration::from_micros(i * 1_000_000 / rate);
         tokio::time::sleep_until(intended).await;
-        let client = client.clone();
+        let client = clients[i as usize % clients.len()].clone();
         let room = rooms[i as usize % rooms.len()];
         let id = format!("{tag}-{i}");
         tasks.push(tokio::spawn(async move {
@@ -246,15 +256,18 @@ async fn main() {
         .unwrap();
     tokio::spawn(conn);
     eprintln!(
-        "seeding 1 sender and {} offline recipients with a subscription each …",
-        a.recipients
+        "seeding {} senders and {} offline recipients with a subscription each …",
+        a.senders, a.recipients
     );
-    db.execute(
-        "INSERT INTO users (id, display_name, password_hash, passkey) VALUES ('boss', 'Boss', 'x', 'pk')",
-        &[],
-    )
-    .await
-    .unwrap();
+    let senders: Vec<String> = (0..a.senders).map(|i| format!("boss{i:02}")).collect();
+    for sender in &senders {
+        db.execute(
+            "INSERT INTO users (id, display_name, password_hash, passkey) VALUES ($1, $1, 'x', 'pk')",
+            &[sender],
+        )
+        .await
+        .unwrap();
+    }
     let mut rooms = Vec::new();
     let mut subs = Vec::new();
     for i in 0..a.recipients {
@@ -274,8 +287,8 @@ async fn main() {
             .unwrap()
             .get(0);
         db.execute(
-            "INSERT INTO room_members (room_id, user_id) VALUES ($1, 'boss'), ($1, $2)",
-            &[&room, &user],
+            "INSERT INTO room_members (room_id, user_id) SELECT $1, unnest($2::text[] || $3::text)",
+            &[&room, &senders, &user],
         )
         .await
         .unwrap();
@@ -290,24 +303,32 @@ async fn main() {
         subs.push(sub);
     }
     let keys = TokenKeys::new(SECRET.as_bytes(), None).unwrap();
-    let token = keys
-        .issue("boss", "pk", DeviceClass::Web, now_secs(), 3600)
-        .unwrap();
+    let tokens: Vec<String> = senders
+        .iter()
+        .map(|s| {
+            keys.issue(s, "pk", DeviceClass::Web, now_secs(), 3600)
+                .unwrap()
+        })
+        .collect();
     let connect = |url: String| {
-        let token = token.clone();
+        let tokens = tokens.clone();
         async move {
-            Arc::new(
-                Connection::connect(&url, &token, ConnectOptions::default())
-                    .await
-                    .expect("connect"),
-            )
+            let mut clients = Vec::new();
+            for token in tokens {
+                clients.push(Arc::new(
+                    Connection::connect(&url, &token, ConnectOptions::default())
+                        .await
+                        .expect("connect"),
+                ));
+            }
+            clients
         }
     };
     let me = std::process::id().to_string();
     let push_pid = push.pid().map(|p| p.to_string()).unwrap_or_default();
 
     // 1. Cost to a send, worker running for the pushing node.
-    let mut worker = spawn_worker(&database_url, &redis_url, &vapid).await;
+    let mut worker = spawn_worker(&database_url, &redis_url, &vapid, a.concurrency).await;
     let worker_pid = worker.id().unwrap().to_string();
     let pids = || {
         vec![
@@ -326,10 +347,10 @@ async fn main() {
         ("no push configured (no jobs)", &plain),
         ("push configured, worker running", &pushing),
     ] {
-        let client = connect(node.ws_url()).await;
+        let clients = connect(node.ws_url()).await;
         let cpu = Cpu::start(pids());
         let acks = open_loop(
-            client,
+            &clients,
             &rooms,
             rate,
             a.seconds,
@@ -352,11 +373,11 @@ async fn main() {
     // 2. A backlog drained by one worker.
     worker.start_kill().unwrap();
     worker.wait().await.unwrap();
-    let client = connect(pushing.ws_url()).await;
+    let clients = connect(pushing.ws_url()).await;
     eprintln!("appending {} jobs with no worker running …", a.backlog);
     let backlog_rate = 2000;
     let _ = open_loop(
-        client.clone(),
+        &clients,
         &rooms,
         backlog_rate,
         a.backlog / backlog_rate,
@@ -372,7 +393,7 @@ async fn main() {
         n
     };
     let started = Instant::now();
-    let mut worker = spawn_worker(&database_url, &redis_url, &vapid).await;
+    let mut worker = spawn_worker(&database_url, &redis_url, &vapid, a.concurrency).await;
     let worker_pid = worker.id().unwrap().to_string();
     let cpu = Cpu::start(vec![
         ("generator+client nodes", me.clone()),
@@ -393,7 +414,10 @@ async fn main() {
     for s in &subs {
         after += push.received(&s.id).await.len();
     }
-    println!("\n## One worker draining a backlog\n");
+    println!(
+        "\n## One worker draining a backlog (SENDJAY_NOTIFY_CONCURRENCY={})\n",
+        a.concurrency
+    );
     println!("| jobs | pushes received | seconds (incl. worker start) | jobs/s | CPU |\n|---|---|---|---|---|");
     println!(
         "| {jobs} | {} | {took:.2} | {:.0} | {} |",
@@ -415,7 +439,7 @@ async fn main() {
         ("worker", worker_pid.clone()),
         ("push service", push_pid.clone()),
     ]);
-    let acks = open_loop(client, &rooms, a.rate, a.seconds, "rate").await;
+    let acks = open_loop(&clients, &rooms, a.rate, a.seconds, "rate").await;
     let deadline = Instant::now() + Duration::from_secs(120);
     while !stream_idle(&redis).await && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;

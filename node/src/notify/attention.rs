@@ -1,8 +1,10 @@
-//! What Redis knows about whether a user is looking, and what was pushed to them and not yet cleared.
+//! What Redis knows about whether a user is looking, what was pushed to them and not yet cleared, and which
+//! devices a notification job has already reached.
 //!
-//! Every key here shares the user's hash tag with the sessions hash, so one script reads them together on
-//! one shard: the live session records, the foreground flags (each the generation of the session that set it,
-//! so a flag left by an ended session never counts) and the newest seq pushed per room and device class.
+//! The user's keys share the hash tag of the sessions hash, so one script reads them together on one shard: the
+//! live session records and the foreground flags (each the generation of the session that set it, so a flag left
+//! by an ended session never counts); beside them, the newest seq pushed per room and device class, which a read
+//! clears. A job's deliveries are kept under the job's own key until it is acknowledged.
 
 use std::collections::HashSet;
 
@@ -17,13 +19,9 @@ use crate::error::NodeError;
 /// How long the per-user notification bookkeeping lives without a change.
 const NOTIFIED_TTL_SECS: i64 = 7 * 24 * 3600;
 
-/// KEYS: sessions, foreground, notified; ARGV: room. Returns the sessions hash, the foreground hash (both flat)
-/// and the seqs pushed for the room to web and mobile (`""` when none).
+/// KEYS: sessions, foreground. Returns the sessions hash and the foreground hash, both flat.
 const READ_ATTENTION: &str = r#"
-local sessions = redis.call('HGETALL', KEYS[1])
-local foreground = redis.call('HGETALL', KEYS[2])
-local pushed = redis.call('HMGET', KEYS[3], ARGV[1] .. '/web', ARGV[1] .. '/mobile')
-return {sessions, foreground, pushed[1] or '', pushed[2] or ''}
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 "#;
 
 /// KEYS: notified; ARGV: field, seq, ttl. Raises the field to seq (never lowers it).
@@ -52,27 +50,6 @@ for _, device in ipairs({'web', 'mobile'}) do
 end
 return cleared
 "#;
-
-/// A user's attention and what was already pushed for one room.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserState {
-    /// Connected device classes and whether one is in the foreground.
-    pub attention: Attention,
-    /// Newest seq pushed for the room to web.
-    pub pushed_web: Option<i64>,
-    /// Newest seq pushed for the room to mobile.
-    pub pushed_mobile: Option<i64>,
-}
-
-impl UserState {
-    /// The newest seq already pushed for the room to `device`.
-    pub fn pushed(&self, device: DeviceClass) -> Option<i64> {
-        match device {
-            DeviceClass::Web => self.pushed_web,
-            DeviceClass::Mobile => self.pushed_mobile,
-        }
-    }
-}
 
 /// The scripts and key names.
 pub struct AttentionKeys {
@@ -118,40 +95,55 @@ impl AttentionKeys {
         Ok(())
     }
 
-    /// Reads `user`'s sessions, foreground flags and what was pushed for `room`.
-    pub async fn read(
-        &self,
-        redis: &Client,
-        user: &str,
-        room: i64,
-    ) -> Result<UserState, NodeError> {
-        let keys = vec![
-            self.keys.sessions(user),
-            self.keys.foreground(user),
-            self.keys.notified(user),
-        ];
-        let (sessions, foreground, web, mobile): (Vec<String>, Vec<String>, String, String) = self
+    /// Reads which device classes of `user` are connected and whether one is in the foreground.
+    pub async fn read(&self, redis: &Client, user: &str) -> Result<Attention, NodeError> {
+        let keys = vec![self.keys.sessions(user), self.keys.foreground(user)];
+        let (sessions, foreground): (Vec<String>, Vec<String>) = self
             .read
-            .evalsha_with_reload(redis, keys, vec![room.to_string()])
+            .evalsha_with_reload(redis, keys, Vec::<String>::new())
             .await?;
-        let mut state = UserState {
-            pushed_web: web.parse().ok(),
-            pushed_mobile: mobile.parse().ok(),
-            ..Default::default()
-        };
+        let mut state = Attention::default();
         for (device, record) in pairs(&sessions) {
             let (Some(device), Some(record)) =
                 (DeviceClass::parse(device), SessionRecord::parse(record))
             else {
                 continue;
             };
-            state.attention.connected.insert(device);
+            state.connected.insert(device);
             let said = pairs(&foreground).any(|(d, generation)| {
                 d == device.as_str() && generation == record.generation.to_string()
             });
-            state.attention.foreground |= said;
+            state.foreground |= said;
         }
         Ok(state)
+    }
+
+    /// Records that job `job` delivered to `user`'s `device` (kept a day at most, deleted at the job's ack).
+    pub async fn record_done(
+        &self,
+        redis: &Client,
+        job: &str,
+        user: &str,
+        device: DeviceClass,
+    ) -> Result<(), NodeError> {
+        let key = self.keys.notify_done(job);
+        let _: () = redis
+            .hset(&key, (format!("{user}/{}", device.as_str()), "1"))
+            .await?;
+        let _: () = redis.expire(&key, 24 * 3600, None).await?;
+        Ok(())
+    }
+
+    /// The `user/device` pairs job `job` has delivered to.
+    pub async fn done(&self, redis: &Client, job: &str) -> Result<HashSet<String>, NodeError> {
+        let fields: Vec<String> = redis.hkeys(self.keys.notify_done(job)).await?;
+        Ok(fields.into_iter().collect())
+    }
+
+    /// Forgets job `job`'s deliveries (it is acknowledged: nobody claims it again).
+    pub async fn forget_done(&self, redis: &Client, job: &str) -> Result<(), NodeError> {
+        let _: i64 = redis.del(self.keys.notify_done(job)).await?;
+        Ok(())
     }
 
     /// Records that `seq` of `room` was pushed to `device`.

@@ -2,10 +2,10 @@
 //! after its pushes were attempted, and claims jobs that a dead worker left pending.
 //!
 //! A job that fails on PostgreSQL or Redis is not acknowledged: it stays pending and is claimed again once it
-//! has been idle for `SENDJAY_NOTIFY_CLAIM_IDLE_MS`, by this worker or another. Each push marks what it
-//! delivered (the newest seq per room and device class), so a claimed job does not notify a device twice for
-//! the same message; the one window left — killed between a push and its mark — shows the same notification
-//! again under the same tag, which replaces it on the device.
+//! has been idle for `SENDJAY_NOTIFY_CLAIM_IDLE_MS`, by this worker or another. Each delivered push is recorded
+//! under the job's key at once, so a claimed job does not notify a device twice for the same message; the one
+//! window left — killed between a push and its record — shows the same notification again under the same tag,
+//! which replaces it on the device.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -69,6 +69,7 @@ pub async fn run(ctx: Arc<NodeContext>) {
             export_stats(&ctx).await;
         }
         let mut entries = Vec::new();
+        let mut claimed_now = false;
         if last_claim.elapsed() >= claim_every {
             last_claim = Instant::now();
             match claim(&reader, &ctx, &consumer).await {
@@ -80,6 +81,7 @@ pub async fn run(ctx: Arc<NodeContext>) {
                             "claimed notification jobs another worker left pending"
                         );
                     }
+                    claimed_now = !claimed.is_empty();
                     entries = claimed;
                 }
                 Err(e) => tracing::warn!(error = %e, "notification worker: XAUTOCLAIM failed"),
@@ -105,7 +107,7 @@ pub async fn run(ctx: Arc<NodeContext>) {
             };
             let ctx = ctx.clone();
             tokio::spawn(async move {
-                handle_entry(&ctx, &id, &fields).await;
+                handle_entry(&ctx, &id, &fields, claimed_now).await;
                 drop(permit);
             });
         }
@@ -205,9 +207,15 @@ fn entry_from(value: Value) -> Option<Entry> {
     Some((id, map))
 }
 
-async fn handle_entry(ctx: &NodeContext, id: &str, fields: &HashMap<String, String>) {
+/// Handles one entry; `claimed` when it came from another worker's pending entries (it may have pushed some).
+async fn handle_entry(
+    ctx: &NodeContext,
+    id: &str,
+    fields: &HashMap<String, String>,
+    claimed: bool,
+) {
     let result = match Job::from_fields(fields) {
-        Some(job) => handle_job(ctx, &job).await,
+        Some(job) => handle_job(ctx, id, claimed, &job).await,
         None => {
             tracing::warn!(
                 id,
@@ -223,8 +231,20 @@ async fn handle_entry(ctx: &NodeContext, id: &str, fields: &HashMap<String, Stri
                 .commands()
                 .xack(&ctx.notifications.stream, GROUP, id)
                 .await;
-            if let Err(e) = acked {
-                tracing::warn!(error = %e, id, "could not acknowledge a notification job; it will be claimed again");
+            match acked {
+                Ok(_) => {
+                    if let Err(e) = ctx
+                        .notifications
+                        .attention
+                        .forget_done(ctx.bus.commands(), id)
+                        .await
+                    {
+                        tracing::debug!(error = %e, id, "could not delete a job's delivery record; it expires by itself");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, id, "could not acknowledge a notification job; it will be claimed again")
+                }
             }
         }
         Err(e) => {
@@ -234,13 +254,18 @@ async fn handle_entry(ctx: &NodeContext, id: &str, fields: &HashMap<String, Stri
     }
 }
 
-async fn handle_job(ctx: &NodeContext, job: &Job) -> Result<(), NodeError> {
+async fn handle_job(
+    ctx: &NodeContext,
+    id: &str,
+    claimed: bool,
+    job: &Job,
+) -> Result<(), NodeError> {
     match job {
         Job::Message {
             room_id,
             seq,
             at_ms,
-        } => message_job(ctx, *room_id, *seq, *at_ms).await,
+        } => message_job(ctx, id, claimed, *room_id, *seq, *at_ms).await,
         Job::Read {
             room_id,
             user_id,
@@ -308,6 +333,8 @@ async fn deliver(ctx: &NodeContext, push: Push<'_>) -> Outcome {
 
 async fn message_job(
     ctx: &NodeContext,
+    id: &str,
+    claimed: bool,
     room_id: i64,
     seq: i64,
     at_ms: i64,
@@ -321,25 +348,27 @@ async fn message_job(
     let redis = ctx.bus.commands();
     let notifications = &ctx.notifications;
     let now = jiff::Timestamp::now();
+    // A claimed job skips the devices its first worker reached.
+    let done = if claimed {
+        notifications.attention.done(redis, id).await?
+    } else {
+        Default::default()
+    };
     let mut pushes = Vec::new();
     for recipient in &notice.recipients {
-        let state = notifications
+        let attention = notifications
             .attention
-            .read(redis, &recipient.user_id, room_id)
+            .read(redis, &recipient.user_id)
             .await?;
         let mentioned = rules::mentions(&notice, &recipient.user_id);
         let minute = rules::local_minute(now, &recipient.time_zone, &notifications.default_zone);
-        match rules::devices_to_push(recipient, mentioned, minute, &state.attention) {
+        match rules::devices_to_push(recipient, mentioned, minute, &attention) {
             Err(skip) => {
                 ::metrics::counter!(m::NOTIFY_SKIPPED, "reason" => skip.as_str()).increment(1);
             }
             Ok(devices) => {
                 for device in devices {
-                    if state
-                        .pushed(device.device)
-                        .is_some_and(|pushed| pushed >= seq)
-                    {
-                        // Claimed again after a crash: this device already has it (or a newer one).
+                    if done.contains(&format!("{}/{}", recipient.user_id, device.device.as_str())) {
                         continue;
                     }
                     pushes.push(Push {
@@ -353,7 +382,7 @@ async fn message_job(
         }
     }
     // Boxed: the futures borrow the notice, and a spawned task needs their type spelled out to be `Send`.
-    // Each delivered push is marked at once, not when the whole job is done: a job held by one slow device
+    // Each delivered push is recorded at once, not when the whole job is done: a job held by one slow device
     // and then claimed by another worker must not push again to the devices that already have it.
     type Delivery<'a> = Pin<Box<dyn Future<Output = Result<(), NodeError>> + Send + 'a>>;
     let deliveries: Vec<Delivery<'_>> = pushes
@@ -362,6 +391,10 @@ async fn message_job(
             Box::pin(async move {
                 let (user, device) = (push.user, push.device.device);
                 if deliver(ctx, push).await == Outcome::Delivered {
+                    notifications
+                        .attention
+                        .record_done(redis, id, user, device)
+                        .await?;
                     notifications
                         .attention
                         .mark_pushed(redis, user, room_id, device, seq)
