@@ -14,8 +14,8 @@ use crate::protocol::{
     MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs,
     RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs,
     SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
-    SetMobileInstalledArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnitMembersArgs,
-    UnreadCountsArgs, UserArgs, UserIdsArgs,
+    SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
+    UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
 
 /// Why a frame could not be decoded.
@@ -152,6 +152,7 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::RemoveMember(a) => out(id, op, Some(a)),
         Call::RenameRoom(a) => out(id, op, Some(a)),
         Call::SetRoomPrefs(a) => out(id, op, Some(a)),
+        Call::SetRoomOptions(a) => out(id, op, Some(a)),
         Call::RoomMembers(a) => out(id, op, Some(a)),
         Call::OpenRoom(a) => out(id, op, Some(a)),
         Call::UnreadCounts(a) => out(id, op, Some(a)),
@@ -222,6 +223,9 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "remove_member" => Call::RemoveMember(decode_args::<RemoveMemberArgs>(bytes, id, op)?),
         "rename_room" => Call::RenameRoom(decode_args::<RenameRoomArgs>(bytes, id, op)?),
         "set_room_prefs" => Call::SetRoomPrefs(decode_args::<SetRoomPrefsArgs>(bytes, id, op)?),
+        "set_room_options" => {
+            Call::SetRoomOptions(decode_args::<SetRoomOptionsArgs>(bytes, id, op)?)
+        }
         "room_members" => Call::RoomMembers(decode_args::<RoomMembersArgs>(bytes, id, op)?),
         "open_room" => Call::OpenRoom(decode_args::<OpenRoomArgs>(bytes, id, op)?),
         "unread_counts" => Call::UnreadCounts(decode_args::<UnreadCountsArgs>(bytes, id, op)?),
@@ -537,6 +541,7 @@ mod tests {
             users: vec!["b".into()],
             name: None,
             seq: None,
+            members_hidden: None,
         };
         let text = String::from_utf8_lossy(&encode(&system).unwrap()).to_string();
         assert!(text.contains("invite") && text.contains("actor"), "{text}");
@@ -767,6 +772,10 @@ mod tests {
             Call::PinMessage(MessageRef { room_id: 1, seq: 2 }),
             Call::UnpinMessage(MessageRef { room_id: 1, seq: 2 }),
             Call::ListPins(RoomArgs { room_id: 1 }),
+            Call::SetRoomOptions(SetRoomOptionsArgs {
+                room_id: 1,
+                members_hidden: true,
+            }),
         ]
     }
 
@@ -921,6 +930,7 @@ mod tests {
                             action: SystemAction::Pin,
                             actor: "bob".into(),
                             seq: Some(43),
+                            members_hidden: None,
                             ..Default::default()
                         }),
                         ..sample_message()

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_keeping.sql",
         sql: include_str!("../../migrations/0009_keeping.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_room_options.sql",
+        sql: include_str!("../../migrations/0010_room_options.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -28,7 +28,10 @@ pub fn entry_for(conn: &Conn, reply: &Reply) -> Option<AuditEntry> {
         Reply::Revoke { room_id, seq } => AuditEntry::new(actor, audit::MESSAGE_REVOKED)
             .subject(format!("room:{room_id}"))
             .detail(serde_json::json!({ "seq": seq })),
-        Reply::CreateGroup { room } => AuditEntry::new(actor, audit::ROOM_CREATED)
+        Reply::CreateGroup {
+            room,
+            existing: false,
+        } => AuditEntry::new(actor, audit::ROOM_CREATED)
             .subject(format!("room:{}", room.room_id))
             .detail(serde_json::json!({ "name": room.name })),
         Reply::Invite { room_id, added, .. } => AuditEntry::new(actor, audit::MEMBERS_INVITED)

@@ -152,6 +152,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::Leave(args) => rooms::leave(ctx, user, args).await,
         Call::RemoveMember(args) => rooms::remove_member(ctx, user, args).await,
         Call::RenameRoom(args) => rooms::rename_room(ctx, user, args).await,
+        Call::SetRoomOptions(args) => rooms::set_room_options(ctx, user, args).await,
         Call::SetRoomPrefs(args) => rooms::set_room_prefs(ctx, user, args).await,
         Call::RoomMembers(args) => rooms::room_members(ctx, user, args).await,
         Call::OpenRoom(args) => reads::open_room(ctx, conn, args).await,

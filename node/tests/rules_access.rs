@@ -12,7 +12,7 @@ use sendjay_common::protocol::{
     ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
     PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
     RoomMembersArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs,
-    SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
+    SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
 };
 use support::rules::{ok, refused, say};
 use support::TestCluster;
@@ -101,6 +101,10 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
             room_id: room,
             nickname: Some("mine".into()),
             notifications: Some(false),
+        }),
+        Call::SetRoomOptions(SetRoomOptionsArgs {
+            room_id: room,
+            members_hidden: true,
         }),
         Call::RoomMembers(RoomMembersArgs {
             room_id: room,
@@ -291,6 +295,16 @@ async fn another_user_may_not_do_what_belongs_to_the_sender_an_admin_or_the_devi
         &bob,
         Call::RetireUser(UserArgs {
             user_id: "alice".into(),
+        }),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    // Hiding the member list belongs to the room's creator and admins.
+    refused(
+        &bob,
+        Call::SetRoomOptions(SetRoomOptionsArgs {
+            room_id: room,
+            members_hidden: true,
         }),
         ErrorCode::Forbidden,
     )

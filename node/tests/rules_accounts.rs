@@ -717,7 +717,7 @@ async fn logout_ends_the_devices_sign_in_and_account_and_room_changes_are_audite
             (Some("bob".into()), "passkey_reset".into(), local.clone()),
         ]
     );
-    let Reply::CreateGroup { room } = ok(
+    let Reply::CreateGroup { room, .. } = ok(
         &bob,
         Call::CreateGroup(sendjay_common::protocol::CreateGroupArgs {
             name: "audit".into(),

@@ -1,6 +1,7 @@
 //! Rooms over the wire: 1:1 rooms unique per pair (also when opened at once on two nodes), group rooms with a
 //! member limit, invite / leave / remove / rename with system messages and live membership, per-member
-//! preferences, and the room list.
+//! preferences, the room list, reuse of a group with the same members, names from members and hidden member
+//! lists.
 
 mod support;
 
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
-    Call, CreateGroupArgs, InviteArgs, MessageKind, Push, RemoveMemberArgs, RenameRoomArgs, Reply,
-    RoomArgs, RoomMembersArgs, RoomSummary, SetRoomPrefsArgs, SystemAction, UserArgs,
+    Call, CreateGroupArgs, InviteArgs, MessageKind, OpenRoomArgs, Push, RemoveMemberArgs,
+    RenameRoomArgs, Reply, RoomArgs, RoomCursor, RoomMembersArgs, RoomSummary, SetRoomOptionsArgs,
+    SetRoomPrefsArgs, SyncArgs, SystemAction, UserArgs,
 };
 use support::rules::{no_push_where, ok, push_where, refused, say};
 use support::{cluster, TestCluster};
@@ -42,7 +44,7 @@ async fn create_group(
     )
     .await
     {
-        Reply::CreateGroup { room } => room,
+        Reply::CreateGroup { room, .. } => room,
         other => panic!("{other:?}"),
     }
 }
@@ -511,7 +513,7 @@ async fn a_company_announcement_room_of_5000_members_works() {
     let boss = cluster.connect(0, "emp00001").await;
     let far = cluster.connect(1, "emp04999").await;
     let ids: Vec<String> = (2..=1000).map(|i| format!("emp{i:05}")).collect();
-    let Reply::CreateGroup { room } = ok(
+    let Reply::CreateGroup { room, .. } = ok(
         &boss,
         Call::CreateGroup(CreateGroupArgs {
             name: "전사 공지".into(),
@@ -670,4 +672,327 @@ async fn room_list_is_sorted_by_activity_with_unread_preview_and_per_member_pref
         (mine[0].nickname.as_str(), mine[0].notifications),
         ("", false)
     );
+}
+
+async fn create_group_reply(
+    client: &sendjay_client::Connection,
+    name: &str,
+    users: &[&str],
+) -> (RoomSummary, bool) {
+    match ok(
+        client,
+        Call::CreateGroup(CreateGroupArgs {
+            name: name.into(),
+            user_ids: users.iter().map(|u| u.to_string()).collect(),
+        }),
+    )
+    .await
+    {
+        Reply::CreateGroup { room, existing } => (room, existing),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The caller's summary of one room, as `list_rooms`, `open_room` and `sync` each give it (they must agree).
+async fn summaries_of(client: &sendjay_client::Connection, room_id: i64) -> RoomSummary {
+    let listed = rooms_of(client)
+        .await
+        .into_iter()
+        .find(|r| r.room_id == room_id)
+        .expect("room listed");
+    let Reply::OpenRoom { room: opened, .. } = ok(
+        client,
+        Call::OpenRoom(OpenRoomArgs {
+            room_id,
+            limit: Some(1),
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    let Reply::Sync { rooms, .. } = ok(client, Call::Sync(SyncArgs::default())).await else {
+        panic!()
+    };
+    let synced = rooms
+        .into_iter()
+        .find(|r| r.room_id == room_id)
+        .expect("room synced");
+    assert_eq!(
+        (&opened.display_name, opened.members_hidden),
+        (&listed.display_name, listed.members_hidden)
+    );
+    assert_eq!(
+        (&synced.display_name, synced.members_hidden),
+        (&listed.display_name, listed.members_hidden)
+    );
+    listed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_with_exactly_the_same_members_reuses_that_room() {
+    let cluster = cluster()
+        .users(&["alice", "bob", "carol", "dave"])
+        .start()
+        .await;
+    let alice = cluster.connect(0, "alice").await;
+    let bob = cluster.connect(0, "bob").await;
+    let (first, existing) = create_group_reply(&alice, "", &["bob", "carol"]).await;
+    assert!(!existing, "a new set makes a new room");
+    let messages = "SELECT count(*) FROM messages WHERE room_id = $1";
+    let groups = "SELECT count(*) FROM rooms WHERE kind = 'group'";
+
+    // The same set, in another order, with duplicates and the caller named: the same room, nothing written.
+    let (again, existing) =
+        create_group_reply(&alice, "another name", &["carol", "bob", "bob", "alice"]).await;
+    assert_eq!((again.room_id, existing), (first.room_id, true));
+    assert_eq!(cluster.count(messages, &[&first.room_id]).await, 1);
+    assert_eq!(cluster.count(groups, &[]).await, 1);
+    assert!(
+        no_push_where(&bob, Duration::from_millis(500), |p| matches!(
+            p,
+            Push::Message { message } if message.room_id == first.room_id && message.seq > 1
+        ))
+        .await,
+        "reusing the room writes no system message"
+    );
+    // Another member asking for the same set gets it too.
+    let (bobs, existing) = create_group_reply(&bob, "", &["alice", "carol"]).await;
+    assert_eq!((bobs.room_id, existing), (first.room_id, true));
+
+    // A subset or a superset is another room.
+    let (pair, existing) = create_group_reply(&alice, "", &["bob"]).await;
+    assert!(!existing);
+    assert_ne!(pair.room_id, first.room_id);
+    let (four, existing) = create_group_reply(&alice, "", &["bob", "carol", "dave"]).await;
+    assert!(!existing);
+    assert_ne!(four.room_id, first.room_id);
+    assert_eq!(cluster.count(groups, &[]).await, 3);
+    let (pair_again, existing) = create_group_reply(&alice, "", &["bob"]).await;
+    assert_eq!((pair_again.room_id, existing), (pair.room_id, true));
+
+    // Once dave leaves the four, two rooms have the set: the most recently active one is chosen.
+    let dave = cluster.connect(0, "dave").await;
+    ok(
+        &dave,
+        Call::Leave(RoomArgs {
+            room_id: four.room_id,
+        }),
+    )
+    .await;
+    let (newest, _) = create_group_reply(&alice, "", &["bob", "carol"]).await;
+    assert_eq!(newest.room_id, four.room_id, "the leave message is newer");
+    say(&alice, first.room_id, "r-1", "back here").await;
+    let carol = cluster.connect(0, "carol").await;
+    let (newest, existing) = create_group_reply(&carol, "", &["alice", "bob"]).await;
+    assert_eq!((newest.room_id, existing), (first.room_id, true));
+    assert_eq!(cluster.count(groups, &[]).await, 3);
+
+    // Two members creating the same new set at the same moment get one room between them.
+    for round in 0..5 {
+        let (a, c) = tokio::join!(
+            create_group_reply(&alice, "", &["carol", "dave"]),
+            create_group_reply(&carol, "", &["alice", "dave"]),
+        );
+        assert_eq!(a.0.room_id, c.0.room_id, "round {round}: the same room");
+        if round == 0 {
+            assert!(a.1 ^ c.1, "exactly one call created it");
+        } else {
+            assert!(a.1 && c.1);
+        }
+    }
+    assert_eq!(cluster.count(groups, &[]).await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_without_a_name_is_named_from_its_members_for_each_viewer() {
+    let users = ["amy", "ben", "cal", "dan", "eve", "fay", "gus"];
+    let cluster = cluster().users(&users).start().await;
+    // Display names sort differently from ids: fay is "abe".
+    cluster
+        .db()
+        .execute(
+            "UPDATE users SET display_name = 'abe' WHERE id = 'fay'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let amy = cluster.connect(0, "amy").await;
+    let gus = cluster.connect(0, "gus").await;
+    let ben = cluster.connect(0, "ben").await;
+    let room = create_group(&gus, "", &["amy", "ben", "cal", "dan", "eve", "fay"]).await;
+    assert_eq!(room.display_name, "abe, amy, ben +3", "the creator's reply");
+    assert_eq!(
+        summaries_of(&gus, room.room_id).await.display_name,
+        "abe, amy, ben +3"
+    );
+    assert_eq!(
+        summaries_of(&amy, room.room_id).await.display_name,
+        "abe, ben, cal +3",
+        "the viewer is left out"
+    );
+
+    // A member leaving changes the name.
+    ok(
+        &amy,
+        Call::Leave(RoomArgs {
+            room_id: room.room_id,
+        }),
+    )
+    .await;
+    assert_eq!(
+        summaries_of(&gus, room.room_id).await.display_name,
+        "abe, ben, cal +2"
+    );
+
+    // A small group has no "+N"; a direct room shows the other person to each side.
+    let small = create_group(&amy, "", &["ben", "cal"]).await;
+    assert_eq!(
+        summaries_of(&amy, small.room_id).await.display_name,
+        "ben, cal"
+    );
+    let (direct, _) = open_direct(&amy, "ben").await;
+    assert_eq!(summaries_of(&amy, direct.room_id).await.display_name, "ben");
+    assert_eq!(summaries_of(&ben, direct.room_id).await.display_name, "amy");
+    let (direct, _) = open_direct(&gus, "fay").await;
+    assert_eq!(direct.display_name, "abe");
+
+    // A named room shows its name; the viewer's own nickname wins for them only.
+    ok(
+        &ben,
+        Call::RenameRoom(RenameRoomArgs {
+            room_id: small.room_id,
+            name: "Trio".into(),
+        }),
+    )
+    .await;
+    assert_eq!(summaries_of(&amy, small.room_id).await.display_name, "Trio");
+    ok(
+        &ben,
+        Call::SetRoomPrefs(SetRoomPrefsArgs {
+            room_id: small.room_id,
+            nickname: Some("mine".into()),
+            notifications: None,
+        }),
+    )
+    .await;
+    assert_eq!(summaries_of(&ben, small.room_id).await.display_name, "mine");
+    assert_eq!(summaries_of(&amy, small.room_id).await.display_name, "Trio");
+}
+
+async fn members_seen(client: &sendjay_client::Connection, room_id: i64) -> Vec<String> {
+    match ok(
+        client,
+        Call::RoomMembers(RoomMembersArgs {
+            room_id,
+            after: None,
+            limit: None,
+        }),
+    )
+    .await
+    {
+        Reply::RoomMembers { members, .. } => members.into_iter().map(|m| m.user_id).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_creator_or_an_admin_may_hide_the_member_list() {
+    let cluster = cluster()
+        .users(&["boss", "amy", "ben", "root"])
+        .start()
+        .await;
+    cluster.make_admin("root").await;
+    let boss = cluster.connect(0, "boss").await;
+    let amy = cluster.connect(0, "amy").await;
+    let root = cluster.connect(0, "root").await;
+    let room = create_group(&boss, "", &["amy", "ben"]).await;
+    assert!(!room.members_hidden);
+    let hide = |hidden: bool| {
+        Call::SetRoomOptions(SetRoomOptionsArgs {
+            room_id: room.room_id,
+            members_hidden: hidden,
+        })
+    };
+
+    // A member who is neither the creator nor an admin may not; refused changes nothing.
+    let before = cluster.fingerprint().await;
+    refused(&amy, hide(true), ErrorCode::Forbidden).await;
+    assert_eq!(cluster.fingerprint().await, before);
+
+    // The creator hides it: a system message reaches the members live and via sync.
+    let Reply::SetRoomOptions {
+        members_hidden,
+        message,
+        ..
+    } = ok(&boss, hide(true)).await
+    else {
+        panic!()
+    };
+    assert!(members_hidden);
+    let system = message.system.clone().expect("system event");
+    assert_eq!(
+        (system.action, system.members_hidden),
+        (SystemAction::RoomOptions, Some(true))
+    );
+    push_where(&amy, "the room_options message", |p| {
+        matches!(p, Push::Message { message: m } if m.room_id == room.room_id && m.seq == message.seq)
+    })
+    .await;
+    let Reply::Sync { messages, .. } = ok(
+        &amy,
+        Call::Sync(SyncArgs {
+            cursors: vec![RoomCursor {
+                room_id: room.room_id,
+                seq: 1,
+            }],
+            limit: None,
+        }),
+    )
+    .await
+    else {
+        panic!()
+    };
+    assert!(messages
+        .iter()
+        .any(|m| m.seq == message.seq
+            && m.system.as_ref().and_then(|s| s.members_hidden) == Some(true)));
+    let before = cluster.fingerprint().await;
+    refused(&boss, hide(true), ErrorCode::Conflict).await;
+    assert_eq!(cluster.fingerprint().await, before);
+
+    // While hidden: members see only themselves and no member names; the creator sees all.
+    assert_eq!(members_seen(&amy, room.room_id).await, ["amy"]);
+    assert_eq!(
+        members_seen(&boss, room.room_id).await,
+        ["amy", "ben", "boss"]
+    );
+    let amys = summaries_of(&amy, room.room_id).await;
+    assert!(amys.members_hidden);
+    assert_eq!(amys.display_name, "");
+    let boss_view = summaries_of(&boss, room.room_id).await;
+    assert!(boss_view.members_hidden);
+    assert_eq!(boss_view.display_name, "amy, ben");
+
+    // An admin, member or not, may show it again.
+    ok(&root, hide(false)).await;
+    assert_eq!(
+        members_seen(&amy, room.room_id).await,
+        ["amy", "ben", "boss"]
+    );
+    assert!(!summaries_of(&amy, room.room_id).await.members_hidden);
+
+    // Direct rooms have no options.
+    let (direct, _) = open_direct(&boss, "amy").await;
+    let before = cluster.fingerprint().await;
+    refused(
+        &boss,
+        Call::SetRoomOptions(SetRoomOptionsArgs {
+            room_id: direct.room_id,
+            members_hidden: true,
+        }),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    assert_eq!(cluster.fingerprint().await, before);
 }

@@ -36,6 +36,8 @@ pub enum Call {
     RenameRoom(RenameRoomArgs),
     /// The caller's nickname and notification switch for a room.
     SetRoomPrefs(SetRoomPrefsArgs),
+    /// A group room's shared options (its creator or an admin).
+    SetRoomOptions(SetRoomOptionsArgs),
     /// A page of a room's members.
     RoomMembers(RoomMembersArgs),
     /// Mark a room read and load its newest page with per-message unread counts.
@@ -122,6 +124,7 @@ impl Call {
             Call::RemoveMember(_) => "remove_member",
             Call::RenameRoom(_) => "rename_room",
             Call::SetRoomPrefs(_) => "set_room_prefs",
+            Call::SetRoomOptions(_) => "set_room_options",
             Call::RoomMembers(_) => "room_members",
             Call::OpenRoom(_) => "open_room",
             Call::UnreadCounts(_) => "unread_counts",
@@ -160,7 +163,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 46] = [
+pub const OPS: [&str; 47] = [
     "ping",
     "list_rooms",
     "history",
@@ -207,6 +210,7 @@ pub const OPS: [&str; 46] = [
     "pin_message",
     "unpin_message",
     "list_pins",
+    "set_room_options",
 ];
 
 /// A client request: an id chosen by the client and a call.
@@ -275,8 +279,11 @@ pub enum Reply {
     },
     /// Answer to `create_group`.
     CreateGroup {
-        /// The new room.
+        /// The new room, or the caller's existing group room with exactly these members.
         room: RoomSummary,
+        /// True when `room` already existed and nothing was created (absent from older nodes: false).
+        #[serde(default)]
+        existing: bool,
     },
     /// Answer to `invite`.
     Invite {
@@ -307,6 +314,15 @@ pub enum Reply {
         room_id: i64,
         /// The new name.
         name: String,
+        /// The system message recording it.
+        message: Message,
+    },
+    /// Answer to `set_room_options`.
+    SetRoomOptions {
+        /// The room.
+        room_id: i64,
+        /// Whether the member list is hidden now.
+        members_hidden: bool,
         /// The system message recording it.
         message: Message,
     },

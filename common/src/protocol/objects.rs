@@ -46,7 +46,7 @@ pub enum MessageKind {
     File,
     /// A reference to a file already uploaded in another message, sent without uploading it again.
     FileLink,
-    /// A message the server writes (create, invite, leave, rename, remove, pin, unpin); `system` says what happened.
+    /// A message the server writes (create, invite, leave, rename, remove, pin, unpin, room options); `system` says what happened.
     System,
 }
 
@@ -184,6 +184,8 @@ pub enum SystemAction {
     Pin,
     /// `actor` unpinned message `seq` (or revoked it while it was pinned).
     Unpin,
+    /// `actor` changed the room's options (`set_room_options`): `members_hidden` holds the new value.
+    RoomOptions,
 }
 
 /// The structured part of a system message.
@@ -202,6 +204,9 @@ pub struct SystemEvent {
     /// The message pinned or unpinned, for pin and unpin.
     #[serde(default)]
     pub seq: Option<i64>,
+    /// Whether the member list is now hidden, for room_options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_hidden: Option<bool>,
 }
 
 /// A message named by its room and seq.

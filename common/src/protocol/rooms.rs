@@ -39,6 +39,18 @@ pub struct RoomSummary {
     /// The caller cleared the chat up to this seq (`clear_room`): older messages are not shown to them; 0 when never.
     #[serde(default)]
     pub cleared_seq: i64,
+    /// What to call the room on the caller's screen, computed by the server for the caller: their nickname for
+    /// it, else its name, else (direct) the other person's display name, else up to three other members' names
+    /// sorted and joined with `", "` plus `" +N"` for the rest (docs/protocol.md §6.7). Empty from older nodes.
+    #[serde(default)]
+    pub display_name: String,
+    /// Group rooms: the member list is shown only to the room's creator and admins (`set_room_options`).
+    #[serde(default)]
+    pub members_hidden: bool,
+    /// Who created the room (nil for direct rooms made before this was recorded, seeded rooms and older nodes);
+    /// the creator may change the room's options.
+    #[serde(default)]
+    pub created_by: Option<String>,
 }
 
 fn yes() -> bool {
@@ -94,6 +106,15 @@ pub struct RenameRoomArgs {
     pub room_id: i64,
     /// The new name (may be empty).
     pub name: String,
+}
+
+/// Arguments of `set_room_options`: a group room's shared settings, changed by its creator or an admin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetRoomOptionsArgs {
+    /// The group room.
+    pub room_id: i64,
+    /// Whether `room_members` shows only the caller themself to members other than the creator and admins.
+    pub members_hidden: bool,
 }
 
 /// Arguments of `set_room_prefs`: the caller's own settings for one room; absent keys keep their value.

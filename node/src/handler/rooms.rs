@@ -1,9 +1,10 @@
-//! Room ops: open a 1:1 room, create a group, invite, leave, remove, rename, per-member preferences, members.
+//! Room ops: open a 1:1 room, create a group, invite, leave, remove, rename, room options, per-member preferences,
+//! members.
 
 use sendjay_common::protocol::{
     CreateGroupArgs, InviteArgs, Push, RemoveMemberArgs, RenameRoomArgs, Reply, RoomArgs,
-    RoomMembersArgs, SetRoomPrefsArgs, UserArgs, MAX_LIST_PAGE, MAX_ROOM_NAME_CHARS,
-    MAX_ROOM_NICKNAME_CHARS, MAX_USERS_PER_CALL,
+    RoomMembersArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, UserArgs, MAX_LIST_PAGE,
+    MAX_ROOM_NAME_CHARS, MAX_ROOM_NICKNAME_CHARS, MAX_USERS_PER_CALL,
 };
 
 use super::fanout::Fanout;
@@ -59,9 +60,12 @@ pub(super) async fn create_group(
             ctx.config.max_room_members,
         )
         .await?;
-    // Nobody is subscribed to a brand-new room: every member gets the message directly.
-    publish_change(ctx, room.room_id, &change, false);
-    Ok(Reply::CreateGroup { room })
+    let existing = change.is_none();
+    if let Some(change) = change {
+        // Nobody is subscribed to a brand-new room: every member gets the message directly.
+        publish_change(ctx, room.room_id, &change, false);
+    }
+    Ok(Reply::CreateGroup { room, existing })
 }
 
 pub(super) async fn invite(
@@ -141,6 +145,30 @@ pub(super) async fn rename_room(
     Ok(Reply::RenameRoom {
         room_id: args.room_id,
         name: args.name,
+        message,
+    })
+}
+
+pub(super) async fn set_room_options(
+    ctx: &NodeContext,
+    user: &str,
+    args: SetRoomOptionsArgs,
+) -> Result<Reply, NodeError> {
+    let message = ctx
+        .store
+        .set_room_options(user, args.room_id, args.members_hidden)
+        .await?;
+    let mut fanout = Fanout::new();
+    fanout.room(
+        args.room_id,
+        &Push::Message {
+            message: message.clone(),
+        },
+    );
+    fanout.spawn(ctx);
+    Ok(Reply::SetRoomOptions {
+        room_id: args.room_id,
+        members_hidden: args.members_hidden,
         message,
     })
 }

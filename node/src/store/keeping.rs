@@ -88,6 +88,7 @@ pub(crate) async fn drop_pin(
         users: Vec::new(),
         name: None,
         seq: Some(at.seq),
+        members_hidden: None,
     };
     let body = format!("{actor} unpinned message {}", at.seq);
     Ok(Some(system_message(client, at.room_id, event, body).await?))
@@ -252,6 +253,7 @@ impl Store {
             users: Vec::new(),
             name: None,
             seq: Some(at.seq),
+            members_hidden: None,
         };
         let body = format!("{user_id} pinned message {}", at.seq);
         let message = system_message(&*tx, at.room_id, event, body).await?;

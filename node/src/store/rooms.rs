@@ -1,5 +1,5 @@
 //! Rooms and membership: the room list, 1:1 rooms unique per pair, group rooms up to a member limit, invite,
-//! leave, remove, rename, per-member preferences and the member list.
+//! leave, remove, rename, room options, per-member preferences and the member list.
 
 use sendjay_common::protocol::{Message, RoomMember, RoomSummary, SystemAction, SystemEvent};
 use tokio_postgres::{GenericClient, Row};
@@ -23,19 +23,41 @@ pub struct MembershipChange {
 }
 
 fn summary_sql(filter: &str) -> String {
+    // `dn`: for an unnamed group room without the caller's nickname, the first three other members by display
+    // name and how many were found (a one-time filter skips it for every other room); the " +N" rest comes from
+    // member_count. While members are hidden, only the creator and admins get names (others see an empty one).
     format!(
         "SELECT r.id, r.kind, r.name, r.last_seq, mm.last_read_seq,
                 (extract(epoch FROM r.last_activity) * 1000)::bigint,
                 mm.nickname, mm.notifications, r.member_count,
-                CASE WHEN r.kind = 'direct' THEN coalesce(
-                    (SELECT CASE WHEN d.low_user = $1 THEN d.high_user ELSE d.low_user END
-                       FROM direct_pairs d WHERE d.room_id = r.id),
-                    (SELECT o.user_id FROM room_members o WHERE o.room_id = r.id AND o.user_id <> $1 LIMIT 1))
-                END,
+                p.peer,
                 mm.cleared_seq,
+                CASE WHEN mm.nickname <> '' THEN mm.nickname
+                     WHEN r.name <> '' THEN r.name
+                     WHEN r.kind = 'direct' THEN coalesce(pu.display_name, p.peer, '')
+                     ELSE coalesce(dn.names, '')
+                          || CASE WHEN r.member_count - 1 > dn.shown AND dn.shown > 0
+                                  THEN ' +' || (r.member_count - 1 - dn.shown) ELSE '' END
+                END,
+                r.members_hidden,
+                r.created_by,
                 lm.*
            FROM room_members mm
            JOIN rooms r ON r.id = mm.room_id
+           CROSS JOIN LATERAL (SELECT CASE WHEN r.kind = 'direct' THEN coalesce(
+                    (SELECT CASE WHEN d.low_user = $1 THEN d.high_user ELSE d.low_user END
+                       FROM direct_pairs d WHERE d.room_id = r.id),
+                    (SELECT o.user_id FROM room_members o WHERE o.room_id = r.id AND o.user_id <> $1 LIMIT 1))
+                END AS peer) p
+           LEFT JOIN users pu ON pu.id = p.peer
+           CROSS JOIN LATERAL (SELECT string_agg(f.display_name, ', ' ORDER BY f.display_name, f.id) AS names,
+                                      count(*) AS shown
+                                 FROM (SELECT u.display_name, u.id FROM room_members o JOIN users u ON u.id = o.user_id
+                                        WHERE o.room_id = r.id AND o.user_id <> $1
+                                          AND r.kind = 'group' AND r.name = '' AND mm.nickname = ''
+                                          AND (NOT r.members_hidden OR r.created_by = $1
+                                               OR EXISTS (SELECT 1 FROM users a WHERE a.id = $1 AND a.role = 'admin'))
+                                        ORDER BY u.display_name, u.id LIMIT {SHOWN_NAMES}) f) dn
            LEFT JOIN LATERAL (SELECT {} FROM messages m {QUOTE_JOIN}
                                WHERE m.room_id = r.id AND m.seq = r.last_seq AND m.seq > mm.cleared_seq) lm ON true
           WHERE mm.user_id = $1 {filter}
@@ -43,6 +65,9 @@ fn summary_sql(filter: &str) -> String {
         message_columns(&format!("left(m.body, {PREVIEW_CHARS})"), &hidden_for(1))
     )
 }
+
+/// How many other members an unnamed group room's `display_name` names before " +N".
+const SHOWN_NAMES: i64 = 3;
 
 /// The room list of user `$1`, most recently active first (what `list_rooms` runs).
 pub fn list_rooms_sql() -> String {
@@ -57,7 +82,7 @@ pub fn room_summary_sql() -> String {
 pub(crate) fn summary_from(row: &Row) -> RoomSummary {
     let last_seq: i64 = row.get(3);
     let last_read_seq: i64 = row.get(4);
-    let has_last: Option<i64> = row.get(11);
+    let has_last: Option<i64> = row.get(14);
     let member_count: i32 = row.get(8);
     RoomSummary {
         room_id: row.get(0),
@@ -67,12 +92,15 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         last_read_seq,
         unread: (last_seq - last_read_seq).max(0),
         last_activity_ms: row.get(5),
-        last_message: has_last.map(|_| message_from(row, 11)),
+        last_message: has_last.map(|_| message_from(row, 14)),
         nickname: row.get(6),
         notifications: row.get(7),
         member_count: member_count as i64,
         peer_id: row.get(9),
         cleared_seq: row.get(10),
+        display_name: row.get(11),
+        members_hidden: row.get(12),
+        created_by: row.get(13),
     }
 }
 
@@ -299,14 +327,19 @@ impl Store {
         ))
     }
 
-    /// A new group room with the caller and `others`, and its `create` system message (seq 1, read by all).
+    /// A new group room with the caller and `others`, and its `create` system message (seq 1, read by all);
+    /// or, when a group room of the caller already has exactly these members (caller included), the most
+    /// recently active such room and no change (`None`).
+    ///
+    /// Two creates of the same member set take turns on a transaction advisory lock keyed by the sorted set, so
+    /// the second finds the first's room instead of making a twin.
     pub async fn create_group(
         &self,
         user_id: &str,
         name: &str,
         others: &[String],
         max_members: u32,
-    ) -> Result<(RoomSummary, MembershipChange), NodeError> {
+    ) -> Result<(RoomSummary, Option<MembershipChange>), NodeError> {
         let others = dedupe(others, user_id);
         if others.len() + 1 > max_members as usize {
             return Err(forbidden(format!(
@@ -317,7 +350,32 @@ impl Store {
         let _query = crate::metrics::Timer::db("create_group");
         active_caller(&**client, user_id).await?;
         require_active_users(&**client, &others).await?;
+        let mut set = others.clone();
+        set.push(user_id.to_owned());
+        set.sort();
         let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('create_group:' || array_to_string($1::text[], ','), 0))",
+            &[&set],
+        )
+        .await?;
+        // Rooms of the caller with as many members as the set, none of them outside it: the same set.
+        let existing: Option<i64> = tx
+            .query_opt(
+                "SELECT r.id FROM room_members me JOIN rooms r ON r.id = me.room_id
+                  WHERE me.user_id = $1 AND r.kind = 'group' AND r.member_count = $2
+                    AND NOT EXISTS (SELECT 1 FROM room_members o
+                                     WHERE o.room_id = r.id AND o.user_id <> ALL ($3::text[]))
+                  ORDER BY r.last_activity DESC, r.id DESC LIMIT 1",
+                &[&user_id, &(set.len() as i32), &set],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if let Some(room_id) = existing {
+            tx.commit().await?;
+            let summary = room_summary(&**client, user_id, room_id).await?;
+            return Ok((summary, None));
+        }
         let room_id: i64 = tx
             .query_one(
                 "INSERT INTO rooms (kind, name, created_by) VALUES ('group', $1, $2) RETURNING id",
@@ -343,17 +401,18 @@ impl Store {
             users: others,
             name: Some(name.to_owned()),
             seq: None,
+            members_hidden: None,
         };
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.commit().await?;
         let summary = room_summary(&**client, user_id, room_id).await?;
         Ok((
             summary,
-            MembershipChange {
+            Some(MembershipChange {
                 message,
                 joined: members,
                 left: Vec::new(),
-            },
+            }),
         ))
     }
 
@@ -405,6 +464,7 @@ impl Store {
             users: added.clone(),
             name: None,
             seq: None,
+            members_hidden: None,
         };
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.execute(
@@ -441,6 +501,7 @@ impl Store {
             users: Vec::new(),
             name: None,
             seq: None,
+            members_hidden: None,
         };
         let message = system_message(&*tx, room_id, event, format!("{user_id} left")).await?;
         tx.commit().await?;
@@ -496,6 +557,7 @@ impl Store {
             users: vec![target.to_owned()],
             name: None,
             seq: None,
+            members_hidden: None,
         };
         let body = format!("{user_id} removed {target}");
         let message = system_message(&*tx, room_id, event, body).await?;
@@ -535,8 +597,70 @@ impl Store {
             users: Vec::new(),
             name: Some(name.to_owned()),
             seq: None,
+            members_hidden: None,
         };
         let body = format!("{user_id} renamed the room to {name}");
+        let message = system_message(&*tx, room_id, event, body).await?;
+        tx.commit().await?;
+        Ok(message)
+    }
+
+    /// Hides or shows a group room's member list, with a `room_options` system message. Allowed to the room's
+    /// creator (a member) and to admins (members or not); `conflict` when the option already has that value.
+    pub async fn set_room_options(
+        &self,
+        user_id: &str,
+        room_id: i64,
+        members_hidden: bool,
+    ) -> Result<Message, NodeError> {
+        let mut client = self.get().await?;
+        let _query = crate::metrics::Timer::db("set_room_options");
+        let tx = client.transaction().await?;
+        lock_room(&*tx, room_id).await?;
+        let caller = active_caller(&*tx, user_id).await?;
+        if !caller.is_admin() {
+            require_member(&*tx, user_id, room_id).await?;
+        }
+        let row = tx
+            .query_one(
+                "SELECT kind, created_by IS NOT DISTINCT FROM $2, members_hidden FROM rooms WHERE id = $1",
+                &[&room_id, &user_id],
+            )
+            .await?;
+        let (kind, creator, hidden): (String, bool, bool) = (row.get(0), row.get(1), row.get(2));
+        if kind != "group" {
+            return Err(forbidden("direct rooms have no room options"));
+        }
+        if !caller.is_admin() && !creator {
+            return Err(forbidden(
+                "only the room's creator or an admin may change its options",
+            ));
+        }
+        if hidden == members_hidden {
+            return Err(conflict(if members_hidden {
+                "the member list is already hidden"
+            } else {
+                "the member list is already shown"
+            }));
+        }
+        tx.execute(
+            "UPDATE rooms SET members_hidden = $2 WHERE id = $1",
+            &[&room_id, &members_hidden],
+        )
+        .await?;
+        let event = SystemEvent {
+            action: SystemAction::RoomOptions,
+            actor: user_id.to_owned(),
+            users: Vec::new(),
+            name: None,
+            seq: None,
+            members_hidden: Some(members_hidden),
+        };
+        let body = if members_hidden {
+            format!("{user_id} hid the member list")
+        } else {
+            format!("{user_id} showed the member list")
+        };
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.commit().await?;
         Ok(message)
@@ -575,14 +699,19 @@ impl Store {
         let client = self.get().await?;
         let _query = crate::metrics::Timer::db("room_members");
         require_member(&**client, user_id, room_id).await?;
+        // While the list is hidden, members other than the creator and admins see only themselves.
         let rows = client
             .query(
                 "SELECT m.user_id, u.display_name, m.last_read_seq,
                         u.retired_at IS NOT NULL AND u.retired_at <= now()
                    FROM room_members m JOIN users u ON u.id = m.user_id
                   WHERE m.room_id = $1 AND m.user_id > $2
+                    AND (m.user_id = $4
+                         OR NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = $1 AND r.members_hidden
+                                          AND r.created_by IS DISTINCT FROM $4
+                                          AND NOT EXISTS (SELECT 1 FROM users a WHERE a.id = $4 AND a.role = 'admin')))
                   ORDER BY m.user_id LIMIT $3",
-                &[&room_id, &after.unwrap_or(""), &(limit as i64 + 1)],
+                &[&room_id, &after.unwrap_or(""), &(limit as i64 + 1), &user_id],
             )
             .await?;
         let has_more = rows.len() > limit as usize;

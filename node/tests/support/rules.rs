@@ -112,13 +112,13 @@ impl TestCluster {
         self.db().query_one(&sql, params).await.expect(&sql).get(0)
     }
 
-    /// A fingerprint of everything a refused call must leave alone: rooms, members, read and cleared cursors,
+    /// A fingerprint of everything a refused call must leave alone: rooms (with their options), members, read and cleared cursors,
     /// messages, hidden marks, settings, passkeys, retirements, push subscriptions, saved and pinned messages.
     pub async fn fingerprint(&self) -> String {
         let row = self
             .db()
             .query_one(
-                "SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, kind, name, last_seq, member_count), ',' ORDER BY id) FROM rooms), '')
+                "SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, kind, name, last_seq, member_count, members_hidden), ',' ORDER BY id) FROM rooms), '')
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, user_id, last_read_seq, nickname, notifications, cleared_seq), ',' ORDER BY room_id, user_id) FROM room_members), '')
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, kind, body, revoked_at, file::text), ',' ORDER BY room_id, seq) FROM messages), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM message_hidden), '')

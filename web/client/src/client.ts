@@ -589,7 +589,10 @@ export class SendjayClient {
     // Removed from the room, or left it on another device: a sync drops it from the list (it is no longer ours).
     const e = message.system;
     const leftUs = e !== null && ((e.action === 'remove' && e.users.includes(this.userId)) || (e.action === 'leave' && e.actor === this.userId));
-    if (outcome.gap || leftUs || !this.summaries.has(message.room_id)) void this.runSync().catch(() => undefined);
+    // Members changed in a room named after its members: a sync brings the server's new display_name.
+    const s = this.summaries.get(message.room_id);
+    const renamed = e !== null && ['invite', 'leave', 'remove'].includes(e.action) && s !== undefined && s.display_name !== undefined && s.name === '' && s.nickname === '';
+    if (outcome.gap || leftUs || renamed || !this.summaries.has(message.room_id)) void this.runSync().catch(() => undefined);
   }
 
   private onRead(push: ReadEvent): void {
@@ -662,6 +665,7 @@ export class SendjayClient {
         };
         // A rename is applied from its system message: the list shows the new name without fetching the rooms again.
         if (m.system?.action === 'rename' && m.system.name !== null) summary = { ...summary, name: m.system.name };
+        if (m.system?.action === 'room_options' && m.system.members_hidden !== undefined) summary = { ...summary, members_hidden: m.system.members_hidden };
       }
       this.dropFromOutboxView(m);
       this.applyPin(m);
@@ -677,7 +681,7 @@ export class SendjayClient {
   /** Results of requests that carry messages or rooms are folded in as pushes would be. */
   private absorb(op: OpName, result: unknown): void {
     const r = result as Record<string, unknown>;
-    if (op === 'send' || op === 'forward' || op === 'invite' || op === 'remove_member' || op === 'rename_room') {
+    if (op === 'send' || op === 'forward' || op === 'invite' || op === 'remove_member' || op === 'rename_room' || op === 'set_room_options') {
       const m = r['message'] as Message | undefined;
       if (m !== undefined) this.onMessage(m);
     }

@@ -50,12 +50,14 @@ export interface FileInfo {
 
 /** What a system message records (§6.7). */
 export interface SystemEvent {
-  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | 'pin' | 'unpin' | (string & {});
+  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | 'pin' | 'unpin' | 'room_options' | (string & {});
   actor: string;
   users: string[];
   name: string | null;
   /** The message pinned or unpinned, for `pin` and `unpin` (§6.17; absent from older nodes). */
   seq?: number | null;
+  /** For `room_options`: whether the member list is hidden now (§6.8 `set_room_options`). */
+  members_hidden?: boolean;
 }
 
 /** One room of the caller, as the room list shows it (§6.7). */
@@ -74,6 +76,12 @@ export interface RoomSummary {
   peer_id: string | null;
   /** The user cleared the chat up to this seq (§6.17): never show messages at or below it (absent from older nodes). */
   cleared_seq?: number;
+  /** What to call the room for this user, computed by the server from nickname, name or members (absent from older nodes). */
+  display_name?: string;
+  /** Group rooms: the member list is hidden from members other than the creator and admins (absent from older nodes). */
+  members_hidden?: boolean;
+  /** Who created the room; null when not recorded (absent from older nodes). */
+  created_by?: string | null;
 }
 
 /** A pinned message of a room (§6.17 `list_pins`). */
@@ -235,7 +243,11 @@ export interface Ops {
     result: { op: 'sync'; messages: Message[]; rooms: RoomSummary[]; has_more: boolean };
   };
   open_direct: { args: { user_id: string }; result: { op: 'open_direct'; room: RoomSummary; created: boolean } };
-  create_group: { args: { name?: string; user_ids: string[] }; result: { op: 'create_group'; room: RoomSummary } };
+  create_group: {
+    args: { name?: string; user_ids: string[] };
+    /** `existing`: a group room with exactly these members was returned instead of a new one (absent from older nodes). */
+    result: { op: 'create_group'; room: RoomSummary; existing?: boolean };
+  };
   invite: {
     args: { room_id: number; user_ids: string[] };
     result: { op: 'invite'; room_id: number; added: string[]; message: Message };
@@ -248,6 +260,10 @@ export interface Ops {
   rename_room: {
     args: { room_id: number; name: string };
     result: { op: 'rename_room'; room_id: number; name: string; message: Message };
+  };
+  set_room_options: {
+    args: { room_id: number; members_hidden: boolean };
+    result: { op: 'set_room_options'; room_id: number; members_hidden: boolean; message: Message };
   };
   set_room_prefs: {
     args: { room_id: number; nickname?: string; notifications?: boolean };

@@ -70,6 +70,22 @@ describe('SendjayClient: sync, gaps, de-duplication', () => {
     expect(node.requests.filter((r) => r.op === 'sync').length).toBe(syncsBefore);
   });
 
+  it('applies a room_options system message to the room list: the member list is hidden, without a sync', async () => {
+    start();
+    await until(() => client.rooms().length === 2);
+    const syncsBefore = node.requests.filter((r) => r.op === 'sync').length;
+    const hide = msg(8, 1, {
+      kind: 'system',
+      sender_id: 'carol',
+      body: 'carol hid the member list',
+      system: { action: 'room_options', actor: 'carol', users: [], name: null, members_hidden: true },
+    });
+    node.push('alice', { event: 'message', message: hide });
+    await until(() => delivered.length === 1, 5000, 'the room_options message');
+    expect(client.room(8)?.members_hidden).toBe(true);
+    expect(node.requests.filter((r) => r.op === 'sync').length).toBe(syncsBefore);
+  });
+
   it('fills a gap of lost pushes with sync and still delivers each message once in seq order', async () => {
     start();
     await until(() => client.rooms().length === 2);

@@ -2,7 +2,11 @@ import { useEffect, useState } from 'preact/hooks';
 import type { RoomMember, RoomSummary, SendjayClient } from '@sendjay/client';
 import { t } from '../i18n.ts';
 
-/** A room's members and what can be done to the room: rename, your nickname, invite, remove, leave. */
+/**
+ * A room's members and what can be done to the room: rename, your nickname, invite, remove, leave; and for the
+ * room's creator and admins, hiding the member list (§6.8 `set_room_options`). While it is hidden, others see a note
+ * instead of the list (the server answers them only themselves).
+ */
 export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary; onLeft: () => void; onClose: () => void }) {
   const { client, room } = props;
   const [members, setMembers] = useState<RoomMember[]>([]);
@@ -18,7 +22,7 @@ export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary;
 
   useEffect(() => {
     client.request('room_members', { room_id: room.room_id, limit: 200 }).then((r) => setMembers(r.members), fail);
-  }, [client, room.room_id, version]);
+  }, [client, room.room_id, version, room.members_hidden]);
   useEffect(() => {
     client.request('get_users', { user_ids: [client.userId] }).then(
       (r) => setAdmin(r.users[0]?.role === 'admin'),
@@ -27,6 +31,10 @@ export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary;
   }, [client]);
 
   const group = room.kind === 'group';
+  const mayHide = group && (admin || (room.created_by ?? null) === client.userId);
+  const hidden = room.members_hidden === true;
+  const setHidden = (on: boolean) =>
+    void client.request('set_room_options', { room_id: room.room_id, members_hidden: on }).then(done, fail);
   return (
     <aside class="room-info" aria-label={t.roomInfo}>
       <header class="room-header">
@@ -68,7 +76,14 @@ export function RoomInfoPanel(props: { client: SendjayClient; room: RoomSummary;
           <button type="submit">{t.invite}</button>
         </form>
       )}
+      {mayHide && (
+        <label class="check">
+          <input type="checkbox" role="switch" checked={hidden} onChange={(e) => setHidden(e.currentTarget.checked)} />
+          {t.hideMembers}
+        </label>
+      )}
       <h4>{t.memberList}</h4>
+      {hidden && !mayHide && <p class="room-preview">{t.membersHiddenNote}</p>}
       <ul class="members">
         {members.map((m) => (
           <li key={m.user_id}>
