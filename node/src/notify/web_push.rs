@@ -1,11 +1,13 @@
 //! Web Push to browsers: RFC 8291 message encryption and RFC 8292 VAPID signatures from the `web-push` crate,
 //! delivered (RFC 8030) with the node's own HTTP client.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use web_push::{
-    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency,
+    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency, VapidSignature,
     VapidSignatureBuilder, WebPushMessageBuilder,
 };
 
@@ -15,12 +17,15 @@ use crate::store::push::PushDevice;
 
 /// How long a push service keeps an undelivered message (the browser may be offline for a weekend).
 const TTL_SECS: u32 = 3 * 24 * 3600;
+/// How long one VAPID signature is reused (the crate signs for 12 hours).
+const SIGNATURE_REUSE: Duration = Duration::from_secs(11 * 3600);
 /// One HTTP attempt's deadline.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Sends Web Push messages signed with this deployment's VAPID key.
 pub struct WebPushSender {
     vapid: PartialVapidSignatureBuilder,
+    signatures: Mutex<HashMap<String, (VapidSignature, Instant)>>,
     public_key: String,
     subject: String,
     http: reqwest::Client,
@@ -42,6 +47,7 @@ impl WebPushSender {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(vapid.get_public_key());
         Ok(WebPushSender {
             vapid,
+            signatures: Mutex::new(HashMap::new()),
             public_key,
             subject: subject.to_owned(),
             http,
@@ -51,6 +57,39 @@ impl WebPushSender {
     /// The VAPID public key browsers subscribe with (base64url of the uncompressed point).
     pub fn public_key(&self) -> &str {
         &self.public_key
+    }
+
+    /// The VAPID signature for a push service origin: signed once and reused until an hour before it expires
+    /// (RFC 8292 allows reuse; one ES256 signature per push would cost more than the encryption).
+    fn signature_for(
+        &self,
+        audience: &str,
+        info: &SubscriptionInfo,
+    ) -> Result<VapidSignature, web_push::WebPushError> {
+        let now = Instant::now();
+        if let Some((signature, until)) = self
+            .signatures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(audience)
+        {
+            if now < *until {
+                return Ok(signature.clone());
+            }
+        }
+        let mut builder = self.vapid.clone().add_sub_info(info);
+        builder.add_claim("sub", self.subject.as_str());
+        builder.add_claim("aud", audience);
+        let signature = builder.build()?;
+        // The crate signs for 12 hours; reuse for 11.
+        self.signatures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                audience.to_owned(),
+                (signature.clone(), now + SIGNATURE_REUSE),
+            );
+        Ok(signature)
     }
 
     /// One attempt to deliver `payload` (JSON) to a browser, replacing an undelivered one with the same topic.
@@ -71,10 +110,7 @@ impl WebPushSender {
             return Attempt::Failed("the subscription's endpoint is not a URL".into());
         };
         let audience = endpoint.origin().ascii_serialization();
-        let mut signature = self.vapid.clone().add_sub_info(&info);
-        signature.add_claim("sub", self.subject.as_str());
-        signature.add_claim("aud", audience.as_str());
-        let signature = match signature.build() {
+        let signature = match self.signature_for(&audience, &info) {
             Ok(signature) => signature,
             Err(e) => return Attempt::Failed(format!("VAPID signature: {e}")),
         };
