@@ -377,7 +377,10 @@ async fn main() {
     // The backlog is appended at the cost phase's rate: its acks are the third row of that table (jobs
     // appended, no worker competing for the CPU).
     let backlog_secs = (a.backlog / rate).max(1);
-    eprintln!("appending {} jobs with no worker running …", rate * backlog_secs);
+    eprintln!(
+        "appending {} jobs with no worker running …",
+        rate * backlog_secs
+    );
     let cpu = Cpu::start(vec![
         ("generator+client nodes", me.clone()),
         ("push service", push_pid.clone()),

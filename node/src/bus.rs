@@ -256,6 +256,11 @@ impl Bus {
         Ok(())
     }
 
+    /// Publishes an encoded push frame to the nodes watching `user`'s presence (an absence change).
+    pub async fn publish_presence_frame(&self, user: &str, frame: Bytes) -> Result<(), NodeError> {
+        self.publish(self.keys.presence_channel(user), frame).await
+    }
+
     /// Publishes an encoded client frame to a room's members on every node.
     pub async fn publish_room(&self, room: i64, frame: Bytes) -> Result<(), NodeError> {
         let started = Instant::now();
@@ -355,6 +360,13 @@ impl Bus {
             let Some(devices) = payload(message.value) else {
                 return;
             };
+            // Two kinds of message share the channel: the sessions script's device list (ASCII text) and a
+            // whole encoded push frame (a MessagePack map, first byte ≥ 0x80) such as an absence change.
+            if devices.first().is_some_and(|b| *b >= 0x80) {
+                let delivery = self.registry.deliver_presence(user, &devices);
+                self.count_delivery(delivery);
+                return;
+            }
             let has = |d: &str| devices.split(|b| *b == b',').any(|x| x == d.as_bytes());
             let frame = ServerFrame::Push {
                 push: Push::Presence {

@@ -1,6 +1,7 @@
 //! Presence pushes (`watch_presence`, docs/protocol.md §6.13): a watcher on one node learns within a second when
 //! a watched user's web or mobile session starts or ends on another node; only nodes with a watcher subscribe to
-//! a user's presence channel, and leave it when nobody there watches any more; the same over Redis Cluster
+//! a user's presence channel, and leave it when nobody there watches any more; an absence status change is
+//! pushed the same way; the same over Redis Cluster
 //! (sharded pub/sub from the publishing script); a crashed node's sessions are announced by the survivor that sweeps them.
 
 mod support;
@@ -11,7 +12,9 @@ use fred::prelude::*;
 use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::keys::KeySchema;
-use sendjay_common::protocol::{Call, DeviceClass, PresenceInfo, Push, Reply, UserIdsArgs};
+use sendjay_common::protocol::{
+    Call, DeviceClass, PresenceInfo, ProfilePatch, Push, Reply, UserIdsArgs,
+};
 use support::rules::{no_push_where, ok, push_where, refused};
 use support::{cluster, TestCluster};
 
@@ -97,6 +100,44 @@ async fn watch_cycle(cluster: &TestCluster, sharded: bool) {
         .await;
     let took = presence_push(&alice, "bob", true, true, started).await;
     assert!(took < Duration::from_secs(1), "mobile online in {took:?}");
+
+    // An absence status change is pushed too; a profile change that leaves the absence alone is not.
+    let started = Instant::now();
+    ok(
+        &bob_mobile,
+        Call::UpdateProfile(ProfilePatch {
+            absence_code: Some("vacation".into()),
+            absence_text: Some("back on Monday".into()),
+            ..Default::default()
+        }),
+    )
+    .await;
+    push_where(&alice, "absence of bob", |p| {
+        matches!(p, Push::Absence { user_id, absence_code, absence_text, .. }
+            if user_id == "bob" && absence_code == "vacation" && absence_text == "back on Monday")
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "absence reached the other node in {took:?}"
+    );
+    ok(
+        &bob_mobile,
+        Call::UpdateProfile(ProfilePatch {
+            nickname: Some("B".into()),
+            ..Default::default()
+        }),
+    )
+    .await;
+    assert!(
+        no_push_where(&alice, Duration::from_millis(500), |p| matches!(
+            p,
+            Push::Absence { .. }
+        ))
+        .await,
+        "a nickname change is not an absence change"
+    );
 
     let started = Instant::now();
     bob_web.close().await;

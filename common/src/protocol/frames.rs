@@ -621,6 +621,19 @@ pub enum Push {
         /// A mobile session is connected.
         mobile: bool,
     },
+    /// A watched user's absence status changed (`watch_presence`): the status now.
+    Absence {
+        /// Who.
+        user_id: String,
+        /// The absence code (`""`: present).
+        absence_code: String,
+        /// Free text shown with it.
+        absence_text: String,
+        /// First day, `YYYY-MM-DD`, or nil.
+        absence_from: Option<String>,
+        /// Last day, `YYYY-MM-DD`, or nil.
+        absence_to: Option<String>,
+    },
     /// A member is typing (ephemeral; show for about 5 s).
     Typing {
         /// The room.

@@ -4,12 +4,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use fred::prelude::HashesInterface;
+use sendjay_common::codec;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     DeviceClass, OrgUnitsArgs, PresenceInfo, ProfilePatch, Push, Reply, RoomArgs, SearchUsersArgs,
-    SetMobileInstalledArgs, UnitMembersArgs, UserIdsArgs, DEFAULT_LIST_PAGE, MAX_LIST_PAGE,
-    MAX_LOOKUP_USERS,
+    ServerFrame, SetMobileInstalledArgs, UnitMembersArgs, UserIdsArgs, UserProfile,
+    DEFAULT_LIST_PAGE, MAX_LIST_PAGE, MAX_LOOKUP_USERS,
 };
 
 use super::{page, validate};
@@ -76,9 +78,39 @@ pub(super) async fn update_profile(
     args: ProfilePatch,
 ) -> Result<Reply, NodeError> {
     validate::profile(&args)?;
-    Ok(Reply::UpdateProfile {
-        user: ctx.store.update_profile(user, &args).await?,
-    })
+    let absence_changed = args.absence_code.is_some()
+        || args.absence_text.is_some()
+        || args.absence_from.is_some()
+        || args.absence_to.is_some();
+    let profile = ctx.store.update_profile(user, &args).await?;
+    if absence_changed {
+        publish_absence(ctx, &profile);
+    }
+    Ok(Reply::UpdateProfile { user: profile })
+}
+
+/// Tells the nodes watching the user's presence the absence status now, in the background (best effort, like
+/// every push: a watcher that missed it sees the status in the next `get_users`).
+fn publish_absence(ctx: &NodeContext, profile: &UserProfile) {
+    let frame = ServerFrame::Push {
+        push: Push::Absence {
+            user_id: profile.user_id.clone(),
+            absence_code: profile.absence_code.clone(),
+            absence_text: profile.absence_text.clone(),
+            absence_from: profile.absence_from.clone(),
+            absence_to: profile.absence_to.clone(),
+        },
+    };
+    let Ok(bytes) = codec::encode_server_frame(&frame) else {
+        return;
+    };
+    let bus = ctx.bus.clone();
+    let user = profile.user_id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = bus.publish_presence_frame(&user, Bytes::from(bytes)).await {
+            tracing::warn!(error = %e, "could not publish an absence change");
+        }
+    });
 }
 
 /// Which device classes hold a session record in Redis (`<prefix>:{u:<user>}:sess`, one field per class).

@@ -14,6 +14,7 @@ import { MemoryOutboxStore, byCreation, type OutboxEntry, type OutboxStore } fro
 import { PinBoard } from './pins.js';
 import { PresenceWatch } from './presence-watch.js';
 import type {
+  AbsenceEvent,
   LaunchMode,
   LoginResult,
   Message,
@@ -93,6 +94,8 @@ export interface ClientEvents {
   settings: Settings;
   /** A watched person's presence is known or changed (`watchPresence`). */
   presence: PresenceInfo;
+  /** A watched person's absence status changed (`watchPresence`). */
+  absence: AbsenceEvent;
   /** The unsent queue changed: read `client.outbox()`. */
   outbox: readonly OutboxEntry[];
   /** A room's pinned messages changed (or were loaded): read `client.pins(roomId)`. */
@@ -557,6 +560,9 @@ export class SendjayClient {
         break;
       case 'presence':
         this.presenceWatch.pushed(push.user_id, push.web, push.mobile);
+        break;
+      case 'absence':
+        this.events.emit('absence', push);
         break;
       case 'room_prefs': {
         const s = this.summaries.get(push.room_id);

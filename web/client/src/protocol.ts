@@ -382,10 +382,21 @@ export type Push =
   | { event: 'hidden'; room_id: number; seq: number }
   | { event: 'typing'; room_id: number; user_id: string }
   | { event: 'presence'; user_id: string; web: boolean; mobile: boolean }
+  | AbsenceEvent
   | { event: 'room_prefs'; room_id: number; nickname: string; notifications: boolean }
   | { event: 'settings'; settings: Settings }
   | { event: 'room_cleared'; room_id: number; cleared_seq: number }
   | { event: 'saved'; room_id: number; seq: number; saved: boolean };
+
+/** A watched person's absence status changed (`watchPresence`): the status now. */
+export interface AbsenceEvent {
+  event: 'absence';
+  user_id: string;
+  absence_code: string;
+  absence_text: string;
+  absence_from: string | null;
+  absence_to: string | null;
+}
 
 /** The `event` name of a push. */
 export type PushEvent = Push['event'];
