@@ -7,10 +7,10 @@
 //! window left — killed between a push and its record — shows the same notification again under the same tag,
 //! which replaces it on the device.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
@@ -48,6 +48,17 @@ pub async fn run(ctx: Arc<NodeContext>) {
     }
     let consumer = ctx.node_id.clone();
     let permits = Arc::new(Semaphore::new(ctx.config.notify_concurrency));
+    // Jobs this worker is handling now: kept "fresh" in Redis so no other worker claims them while this one
+    // is alive (a job may wait out a long Retry-After), and never started twice here.
+    let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let refresh_every = Duration::from_millis((ctx.config.notify_claim_idle_ms / 3).max(50));
+    let refresher = tokio::spawn(keep_fresh(
+        ctx.clone(),
+        consumer.clone(),
+        in_flight.clone(),
+        refresh_every,
+    ));
+    let _stop_refresher = AbortOnDrop(refresher);
     let claim_every = Duration::from_millis((ctx.config.notify_claim_idle_ms / 2).max(100));
     let mut last_claim = Instant::now() - claim_every;
     let mut last_stats = Instant::now() - STATS_INTERVAL;
@@ -73,7 +84,11 @@ pub async fn run(ctx: Arc<NodeContext>) {
         if last_claim.elapsed() >= claim_every {
             last_claim = Instant::now();
             match claim(&reader, &ctx, &consumer).await {
-                Ok(claimed) => {
+                Ok(mut claimed) => {
+                    {
+                        let held = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                        claimed.retain(|(id, _)| !held.contains(id));
+                    }
                     if !claimed.is_empty() {
                         ::metrics::counter!(m::NOTIFY_CLAIMED).increment(claimed.len() as u64);
                         tracing::info!(
@@ -105,9 +120,21 @@ pub async fn run(ctx: Arc<NodeContext>) {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
+            if !in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id.clone())
+            {
+                continue;
+            }
             let ctx = ctx.clone();
+            let in_flight = in_flight.clone();
             tokio::spawn(async move {
                 handle_entry(&ctx, &id, &fields, claimed_now).await;
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
                 drop(permit);
             });
         }
@@ -163,6 +190,58 @@ async fn read_new(
         }
     }
     Ok(entries)
+}
+
+/// Aborts a task when dropped (the refresher ends with the worker).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Every `every`, resets the idle time of the jobs this worker is handling (`XCLAIM … JUSTID` to itself), so
+/// another worker claims them only once this one stops refreshing them — when it died. Its own task, so a worker
+/// whose permits are all taken still refreshes.
+async fn keep_fresh(
+    ctx: Arc<NodeContext>,
+    consumer: String,
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let ids: Vec<String> = in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let refreshed: Result<Value, _> = ctx
+            .bus
+            .commands()
+            .xclaim(
+                &ctx.notifications.stream,
+                GROUP,
+                &consumer,
+                0,
+                ids,
+                None,
+                None,
+                None,
+                false,
+                true,
+            )
+            .await;
+        if let Err(e) = refreshed {
+            tracing::warn!(error = %e, "notification worker: could not refresh its jobs in Redis");
+        }
+    }
 }
 
 /// Takes over jobs pending with any worker for longer than the claim idle time.
