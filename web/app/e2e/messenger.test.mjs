@@ -479,11 +479,12 @@ test('the organisation tree opens a 1:1 with dave, his presence dot follows him 
   const rowAt = (page) => page.locator('article.message').filter({ has: page.locator('p.body', { hasText: text }) });
   await rowAt(alice).getByRole('button', { name: 'Forward' }).click({ force: true });
   const dialog = alice.getByRole('dialog', { name: 'Forward to…' });
-  await dialog.getByRole('button', { name: 'dave', exact: true }).click();
-  await alice.getByRole('status').filter({ hasText: 'Forwarded to dave' }).waitFor();
+  // The direct room is named after the other person by the server (his display name).
+  await dialog.getByRole('button', { name: 'Dave Choi', exact: true }).click();
+  await alice.getByRole('status').filter({ hasText: 'Forwarded to Dave Choi' }).waitFor();
   await dialog.waitFor({ state: 'detached' });
   // dave sees it once in the 1:1 room, marked as forwarded.
-  await dave.locator('.room').filter({ has: dave.locator('.room-name', { hasText: /^alice$/ }) }).click();
+  await dave.locator('.room').filter({ has: dave.locator('.room-name', { hasText: /^Alice Kim$/ }) }).click();
   await dave.locator('#room-title', { hasText: 'alice' }).waitFor();
   await waitForMessages(dave, (t) => once(t, text), 20_000, 'the forwarded message at dave');
   await rowAt(dave).locator('.forwarded', { hasText: 'Forwarded' }).waitFor();
@@ -505,7 +506,7 @@ test('settings survive a reload; hide body and sender shape the notification; cl
     await dave.getByRole('button', { name: 'Settings' }).click();
     await dave.getByLabel('Hide message text in notifications').setChecked(on);
     await dave.getByLabel('Hide sender in notifications').setChecked(on);
-    await dave.getByRole('button', { name: 'Save' }).click();
+    await dave.getByRole('button', { name: 'Save', exact: true }).click();
     await dave.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
   };
   await setHidden(true);
@@ -553,7 +554,7 @@ test('notification hours: outside the window (read in the chosen time zone) noth
     await dave.getByLabel('Time zone').selectOption('Asia/Seoul');
     await dave.getByLabel('Notifications from').fill(from);
     await dave.getByLabel('Notifications until').fill(to);
-    await dave.getByRole('button', { name: 'Save' }).click();
+    await dave.getByRole('button', { name: 'Save', exact: true }).click();
     await dave.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
     await dave.getByRole('button', { name: 'Back' }).click();
     await dave.locator('.room').first().waitFor();
@@ -572,7 +573,7 @@ test('notification hours: outside the window (read in the chosen time zone) noth
   await dave.getByRole('button', { name: 'Settings' }).click();
   await dave.getByLabel('Notifications from').fill('');
   await dave.getByLabel('Notifications until').fill('');
-  await dave.getByRole('button', { name: 'Save' }).click();
+  await dave.getByRole('button', { name: 'Save', exact: true }).click();
   await dave.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
   await alice.context().close();
   await dave.context().close();
@@ -630,6 +631,11 @@ test('group members: alice invites carol and removes her, dave leaves; each is a
   await signIn(carol, 'carol');
   await alice.getByRole('button', { name: 'New chat' }).click();
   await alice.getByLabel('Search people').fill('dave');
+  await alice.getByRole('button', { name: 'Search people' }).click();
+  await alice.getByRole('checkbox').first().check();
+  // alice and dave already have a group ('Project X'), and a group of exactly the same people reuses it (the
+  // original product's rule): bob makes this one new.
+  await alice.getByLabel('Search people').fill('bob');
   await alice.getByRole('button', { name: 'Search people' }).click();
   await alice.getByRole('checkbox').first().check();
   await alice.getByLabel('Group name').fill('Team Z');

@@ -145,7 +145,7 @@ test('settings: "Notify me when sendjay is closed" is offered with the server ke
   const { context, page, problems } = await notifyingPage();
   await signIn(page, 'dave');
   await page.getByRole('button', { name: 'Settings' }).click();
-  await page.getByRole('button', { name: 'Save' }).waitFor();
+  await page.getByRole('button', { name: 'Save', exact: true }).waitFor();
   const toggle = page.getByRole('switch', { name: 'Notify me when sendjay is closed' });
   try {
     await toggle.waitFor({ timeout: 5_000 });
