@@ -95,41 +95,46 @@ test('pushes to the service worker: one notification per room, hidden body, clea
   const tag = `room-${roomId}`;
   const base = { kind: 'message', room_id: roomId, room_name: 'General', mention: false, sent_at_ms: Date.now() };
 
+  // Delivers `payload` until `check(shown)` holds. CDP's delivery loses a push now and then (seen in about 3 of 20
+  // runs, at any point of the test, not only the first push: the same push delivered again is shown, and so is every
+  // later one; the cause is not established, a delivery racing the worker's idle stop is the suspect). Every payload
+  // here is idempotent (one notification per tag), so it is delivered again after 3 s, at most 3 times, and each
+  // repeat is said in the output, so that a worker that really drops pushes still fails.
+  let repeats = 0;
+  const deliverUntil = async (payload, check, what) => {
+    for (let attempt = 1; ; attempt += 1) {
+      await deliver(payload);
+      try {
+        return await until(() => shown(page), check, what, attempt < 3 ? 3_000 : 10_000);
+      } catch (e) {
+        if (attempt === 3) throw e;
+        repeats += 1;
+        t.diagnostic(`${what}: nothing within 3 s of delivery ${attempt}; delivered again`);
+      }
+    }
+  };
+
   const first = { ...base, seq: 101, sender_name: 'Dave Kim', body: 'lunch at noon?' };
-  await deliver(first);
-  let list;
-  try {
-    list = await until(() => shown(page), (l) => l.length === 1, 'the first notification', 4_000);
-  } catch {
-    // Seen in about 3 of 20 runs: the first push delivered through CDP right after activation shows nothing, the
-    // same push delivered again does, and so does every later one. The cause is not established (CDP's delivery to a
-    // just-activated worker is the suspect); delivered once more, and said so in the output.
-    t.diagnostic('the first push showed nothing within 4 s; delivered again');
-    await deliver(first);
-    list = await until(() => shown(page), (l) => l.length === 1, 'the first notification (delivered twice)');
-  }
+  let list = await deliverUntil(first, (l) => l.length === 1, 'the first notification');
   assert.deepEqual(list[0], { title: 'Dave Kim · General', body: 'lunch at noon?', tag, data: { room_id: roomId, seq: 101 } });
 
-  await deliver({ ...base, seq: 102, sender_name: 'Dave Kim', body: 'or 1pm' });
-  list = await until(() => shown(page), (l) => l.length === 1 && l[0].body === 'or 1pm', 'the second message to replace the first');
+  list = await deliverUntil({ ...base, seq: 102, sender_name: 'Dave Kim', body: 'or 1pm' }, (l) => l.length >= 1 && l[0].body === 'or 1pm', 'the second message to replace the first');
   assert.equal(list.length, 1, 'one notification per room');
   assert.deepEqual(list[0].data, { room_id: roomId, seq: 102 });
 
   // The user's settings hide body and sender: the server leaves both out.
-  await deliver({ ...base, room_name: '', seq: 103 });
-  list = await until(() => shown(page), (l) => l.length === 1 && l[0].body === 'New message', 'the neutral notification');
+  list = await deliverUntil({ ...base, room_name: '', seq: 103 }, (l) => l.length >= 1 && l[0].body === 'New message', 'the neutral notification');
   assert.deepEqual(list, [{ title: 'sendjay', body: 'New message', tag, data: { room_id: roomId, seq: 103 } }]);
 
   // Read on another device.
-  await deliver({ kind: 'clear', room_id: roomId, last_read_seq: 103 });
-  await until(() => shown(page), (l) => l.length === 0, 'clear to close the notification');
+  await deliverUntil({ kind: 'clear', room_id: roomId, last_read_seq: 103 }, (l) => l.length === 0, 'clear to close the notification');
 
   // Read here: opening the room (which marks it read) closes its notification.
-  await deliver({ ...base, seq: 104, sender_name: 'Dave Kim', body: 'still there?' });
-  await until(() => shown(page), (l) => l.length === 1, 'the notification before opening the room');
+  await deliverUntil({ ...base, seq: 104, sender_name: 'Dave Kim', body: 'still there?' }, (l) => l.length === 1, 'the notification before opening the room');
   await page.locator('.room', { hasText: 'General' }).first().click();
   await page.locator('#room-title', { hasText: 'General' }).waitFor();
   await until(() => shown(page), (l) => l.length === 0, 'the notification to close when the room is opened');
+  assert.ok(repeats <= 2, `CDP lost ${repeats} of 5 pushes: more than its usual rate, look at the worker`);
 
   // Malformed and unknown payloads show nothing and break nothing.
   await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data: 'not json' });
