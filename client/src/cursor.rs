@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sendjay_common::protocol::{RoomCursor, RoomSummary};
+use sendjay_common::protocol::{ChangeCursor, RoomCursor, RoomSummary};
 
 /// What a client holds of one room.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -12,6 +12,9 @@ pub struct HeldCursor {
     /// Every seq up to this one is held.
     pub seq: i64,
     ahead: BTreeSet<i64>,
+    /// Every change (edit, revoke) of held messages up to this `change_seq` is applied; only `sync` moves it, so
+    /// a lost `edited` or `revoked` push is never skipped over.
+    pub change_seq: i64,
 }
 
 impl HeldCursor {
@@ -20,6 +23,7 @@ impl HeldCursor {
         HeldCursor {
             seq,
             ahead: BTreeSet::new(),
+            change_seq: 0,
         }
     }
 
@@ -75,7 +79,10 @@ impl RoomCursors {
         for room in rooms {
             self.rooms
                 .entry(room.room_id)
-                .or_insert_with(|| HeldCursor::at(room.last_seq));
+                .or_insert_with(|| HeldCursor {
+                    change_seq: room.change_seq,
+                    ..HeldCursor::at(room.last_seq)
+                });
         }
     }
 
@@ -96,6 +103,13 @@ impl RoomCursors {
     /// A complete `sync` page for a room ended at `seq`.
     pub fn synced_to(&mut self, room_id: i64, seq: i64) {
         self.rooms.entry(room_id).or_default().synced_to(seq);
+    }
+
+    /// A `sync` page brought the changes of a room up to `change_seq`.
+    pub fn changed_to(&mut self, room_id: i64, change_seq: i64) {
+        if let Some(cursor) = self.rooms.get_mut(&room_id) {
+            cursor.change_seq = cursor.change_seq.max(change_seq);
+        }
     }
 
     /// The gap-free cursor of a room (0 when not followed).
@@ -131,6 +145,17 @@ impl RoomCursors {
             .map(|(&room_id, c)| RoomCursor {
                 room_id,
                 seq: c.seq,
+            })
+            .collect()
+    }
+
+    /// The change cursors to send in `sync` beside [`RoomCursors::to_sync`].
+    pub fn to_changes(&self) -> Vec<ChangeCursor> {
+        self.rooms
+            .iter()
+            .map(|(&room_id, c)| ChangeCursor {
+                room_id,
+                change_seq: c.change_seq,
             })
             .collect()
     }
@@ -192,6 +217,27 @@ mod tests {
                 RoomCursor { room_id: 1, seq: 7 },
                 RoomCursor { room_id: 2, seq: 0 }
             ]
+        );
+    }
+
+    #[test]
+    fn change_cursors_start_at_the_room_list_and_only_move_up() {
+        let mut rooms = RoomCursors::new();
+        rooms.follow(&[RoomSummary {
+            room_id: 3,
+            last_seq: 9,
+            change_seq: 4,
+            ..RoomSummary::default()
+        }]);
+        rooms.changed_to(3, 6);
+        rooms.changed_to(3, 5);
+        rooms.changed_to(8, 2); // not followed: nothing to hold changes of
+        assert_eq!(
+            rooms.to_changes(),
+            [ChangeCursor {
+                room_id: 3,
+                change_seq: 6
+            }]
         );
     }
 }

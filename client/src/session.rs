@@ -150,7 +150,10 @@ pub enum Event {
     /// A message of a followed room, exactly once per (room, seq), in seq order within a room when it came from
     /// `sync` (pushes of two senders on two nodes may pass each other).
     Message(Message),
-    /// Any other push (reads, typing, revokes, settings, …).
+    /// A message already delivered changed (edited or revoked), from `sync` after a reconnect: replace the copy held
+    /// when this one's `change_seq` is higher (the same change may also have come as a push).
+    Changed(Message),
+    /// Any other push (reads, typing, edits, revokes, settings, …).
     Push(Push),
     /// The session is back, on this node, after a lost connection or a drain; missed messages follow as
     /// [`Event::Message`].
@@ -350,12 +353,14 @@ impl<L: Locator> Session<L> {
                 .call(Call::Sync(SyncArgs {
                     cursors: self.cursors.to_sync(),
                     limit: Some(SYNC_PAGE),
+                    changes: self.cursors.to_changes(),
                 }))
                 .await?;
             let Reply::Sync {
                 messages,
                 rooms,
                 has_more,
+                updates,
             } = reply
             else {
                 return Err(ClientError::Unexpected(format!("{reply:?}")));
@@ -370,6 +375,11 @@ impl<L: Locator> Session<L> {
             for (&room, &seq) in &last {
                 self.cursors.synced_to(room, seq);
             }
+            let progressed = !last.is_empty() || !updates.is_empty();
+            for message in updates {
+                self.cursors.changed_to(message.room_id, message.change_seq);
+                self.events.push_back(Event::Changed(message));
+            }
             // Rooms new to the session start at their newest message; rooms no longer listed were left.
             self.cursors.follow(&rooms);
             self.cursors.keep_only(&rooms);
@@ -377,7 +387,7 @@ impl<L: Locator> Session<L> {
             if !has_more {
                 return Ok(());
             }
-            if last.is_empty() {
+            if !progressed {
                 return Err(ClientError::Unexpected(
                     "sync said has_more but returned nothing".into(),
                 ));

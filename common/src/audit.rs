@@ -25,6 +25,8 @@ pub const PASSKEY_RESET: &str = "passkey_reset";
 pub const USER_RETIRED: &str = "user_retired";
 /// A message was revoked (withdrawn for everyone).
 pub const MESSAGE_REVOKED: &str = "message_revoked";
+/// A message was edited by its sender (the earlier text is in `message_edits`).
+pub const MESSAGE_EDITED: &str = "message_edited";
 /// A room was created with its first members.
 pub const ROOM_CREATED: &str = "room_created";
 /// Users were invited into a room.

@@ -10,12 +10,12 @@ use thiserror::Error;
 
 use crate::error_code::ErrorCode;
 use crate::protocol::{
-    Call, CreateGroupArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs, MarkReadArgs,
-    MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs,
-    RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs,
-    SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
-    SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
-    UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
+    Call, CreateGroupArgs, EditMessageArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs,
+    MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch,
+    PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs,
+    RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame,
+    SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch,
+    SyncArgs, UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
 
 /// Why a frame could not be decoded.
@@ -158,6 +158,7 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::UnreadCounts(a) => out(id, op, Some(a)),
         Call::UnreadMembers(a) | Call::Revoke(a) | Call::DeleteForMe(a) => out(id, op, Some(a)),
         Call::Forward(a) => out(id, op, Some(a)),
+        Call::EditMessage(a) => out(id, op, Some(a)),
         Call::Search(a) => out(id, op, Some(a)),
         Call::OrgUnits(a) => out(id, op, Some(a)),
         Call::UnitMembers(a) => out(id, op, Some(a)),
@@ -233,6 +234,7 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "forward" => Call::Forward(decode_args::<ForwardArgs>(bytes, id, op)?),
         "revoke" => Call::Revoke(decode_args::<MessageRef>(bytes, id, op)?),
         "delete_for_me" => Call::DeleteForMe(decode_args::<MessageRef>(bytes, id, op)?),
+        "edit_message" => Call::EditMessage(decode_args::<EditMessageArgs>(bytes, id, op)?),
         "search" => Call::Search(decode_args::<SearchArgs>(bytes, id, op)?),
         "org_units" => Call::OrgUnits(decode_optional_args::<OrgUnitsArgs>(bytes, id, op)?),
         "unit_members" => Call::UnitMembers(decode_args::<UnitMembersArgs>(bytes, id, op)?),
@@ -508,6 +510,8 @@ mod tests {
             revoked: false,
             hidden: false,
             mentions: vec!["alice".into()],
+            edited_at_ms: Some(1_700_000_000_900),
+            change_seq: 4,
         }
     }
 
@@ -656,6 +660,10 @@ mod tests {
             Call::Sync(SyncArgs {
                 cursors: vec![RoomCursor { room_id: 1, seq: 3 }],
                 limit: None,
+                changes: vec![ChangeCursor {
+                    room_id: 1,
+                    change_seq: 2,
+                }],
             }),
             Call::OpenDirect(UserArgs {
                 user_id: "bob".into(),
@@ -704,6 +712,11 @@ mod tests {
             }),
             Call::Revoke(MessageRef { room_id: 1, seq: 2 }),
             Call::DeleteForMe(MessageRef { room_id: 1, seq: 2 }),
+            Call::EditMessage(EditMessageArgs {
+                room_id: 1,
+                seq: 2,
+                body: "고쳤어요".into(),
+            }),
             Call::Search(SearchArgs {
                 room_id: 1,
                 query: Some("회의".into()),
@@ -893,6 +906,18 @@ mod tests {
             },
             ServerFrame::Push {
                 push: Push::Revoked { room_id: 7, seq: 3 },
+            },
+            ServerFrame::Push {
+                push: Push::Edited {
+                    message: Message {
+                        room_id: 7,
+                        seq: 3,
+                        body: "fixed".into(),
+                        edited_at_ms: Some(1_700_000_000_000),
+                        change_seq: 2,
+                        ..Default::default()
+                    },
+                },
             },
             ServerFrame::Push {
                 push: Push::RoomCleared {

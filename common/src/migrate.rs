@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_room_options.sql",
         sql: include_str!("../../migrations/0010_room_options.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_edits.sql",
+        sql: include_str!("../../migrations/0011_edits.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -28,6 +28,12 @@ pub fn entry_for(conn: &Conn, reply: &Reply) -> Option<AuditEntry> {
         Reply::Revoke { room_id, seq } => AuditEntry::new(actor, audit::MESSAGE_REVOKED)
             .subject(format!("room:{room_id}"))
             .detail(serde_json::json!({ "seq": seq })),
+        Reply::EditMessage {
+            message,
+            edited: true,
+        } => AuditEntry::new(actor, audit::MESSAGE_EDITED)
+            .subject(format!("room:{}", message.room_id))
+            .detail(serde_json::json!({ "seq": message.seq })),
         Reply::CreateGroup {
             room,
             existing: false,

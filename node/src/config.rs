@@ -88,6 +88,9 @@ pub struct NodeConfig {
     /// Seconds after sending during which the sender may revoke a message.
     #[arg(long, env = "SENDJAY_REVOKE_WINDOW_SECS", default_value_t = sendjay_common::protocol::DEFAULT_REVOKE_WINDOW_SECS)]
     pub revoke_window_secs: u64,
+    /// Seconds after sending during which the sender may edit a message.
+    #[arg(long, env = "SENDJAY_EDIT_WINDOW_SECS", default_value_t = sendjay_common::protocol::DEFAULT_EDIT_WINDOW_SECS)]
+    pub edit_window_secs: u64,
     /// Address of the operational endpoints (`/healthz`, `/readyz`, `/metrics`) on a listener of their own, so
     /// probes and scrapes keep answering while the data port is saturated; unset: only on `SENDJAY_LISTEN`
     /// (which serves them too).

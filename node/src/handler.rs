@@ -184,6 +184,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::SaveMessage(args) => keeping::save_message(ctx, user, args).await,
         Call::UnsaveMessage(args) => keeping::unsave_message(ctx, user, args).await,
         Call::ListSaved(args) => keeping::list_saved(ctx, user, args).await,
+        Call::EditMessage(args) => messages::edit_message(ctx, user, args).await,
         Call::PinMessage(args) => keeping::pin_message(ctx, user, args).await,
         Call::UnpinMessage(args) => keeping::unpin_message(ctx, user, args).await,
         Call::ListPins(args) => keeping::list_pins(ctx, user, args).await,

@@ -316,6 +316,7 @@ async fn calls_on_rooms_the_user_is_not_in_are_refused_and_change_nothing() {
             seq: 0,
         }],
         limit: None,
+        changes: Vec::new(),
     });
     let Reply::Sync {
         messages, rooms, ..

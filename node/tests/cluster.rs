@@ -222,6 +222,7 @@ async fn draining_asks_clients_to_move_and_loses_nothing() {
             seq: 0,
         }],
         limit: None,
+        changes: Vec::new(),
     });
     let Reply::Sync { messages, .. } = bob.call(sync).await.unwrap() else {
         panic!()

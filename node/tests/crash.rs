@@ -201,6 +201,7 @@ async fn kill_9_of_a_node_under_traffic_loses_no_acknowledged_message() {
                 seq: cursor,
             }],
             limit: Some(200),
+            changes: Vec::new(),
         });
         let Reply::Sync {
             messages, has_more, ..

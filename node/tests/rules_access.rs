@@ -8,8 +8,8 @@ use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
-    Call, CreateGroupArgs, DeviceClass, FileInfo, ForwardArgs, HistoryArgs, InviteArgs,
-    ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
+    Call, CreateGroupArgs, DeviceClass, EditMessageArgs, FileInfo, ForwardArgs, HistoryArgs,
+    InviteArgs, ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
     PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
     RoomMembersArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs,
     SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
@@ -118,6 +118,11 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
         Call::PinMessage(MessageRef { room_id: room, seq }),
         Call::UnpinMessage(MessageRef { room_id: room, seq }),
         Call::ListPins(RoomArgs { room_id: room }),
+        Call::EditMessage(EditMessageArgs {
+            room_id: room,
+            seq,
+            body: "changed behind your back".into(),
+        }),
     ]
 }
 
@@ -133,7 +138,17 @@ async fn setup() -> (TestCluster, i64, i64, i64) {
     let outsiders_room = cluster.room(&["outsider"]).await;
     let retirees_room = cluster.room(&["retiree"]).await;
     let alice = cluster.connect(0, "alice").await;
-    say(&alice, room, "s-1", "the secret plan").await;
+    say(&alice, room, "s-1", "the secret draft").await;
+    // Edited, so that the room has a change a foreign `sync` must not leak.
+    ok(
+        &alice,
+        Call::EditMessage(EditMessageArgs {
+            room_id: room,
+            seq: 1,
+            body: "the secret plan".into(),
+        }),
+    )
+    .await;
     let o = cluster.connect(0, "outsider").await;
     say(&o, outsiders_room, "o-1", "my own").await;
     let r = cluster.connect(0, "retiree").await;
@@ -175,16 +190,24 @@ async fn a_non_member_gets_not_member_for_every_room_operation_and_changes_nothi
                 seq: 0,
             }],
             limit: None,
+            changes: vec![sendjay_common::protocol::ChangeCursor {
+                room_id: room,
+                change_seq: 0,
+            }],
         }),
     )
     .await;
     let sendjay_common::protocol::Reply::Sync {
-        messages, rooms, ..
+        messages,
+        rooms,
+        updates,
+        ..
     } = reply
     else {
         panic!()
     };
     assert!(messages.iter().all(|m| m.room_id != room) && rooms.iter().all(|r| r.room_id != room));
+    assert!(updates.is_empty(), "no foreign change: {updates:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,12 +287,22 @@ async fn another_user_may_not_do_what_belongs_to_the_sender_an_admin_or_the_devi
     let (cluster, room, _, _) = setup().await;
     let bob = cluster.connect(0, "bob").await;
     let before = cluster.fingerprint().await;
-    // Revoking alice's message; removing an active member; resetting, retiring someone else.
+    // Revoking or editing alice's message; removing an active member; resetting, retiring someone else.
     refused(
         &bob,
         Call::Revoke(MessageRef {
             room_id: room,
             seq: 1,
+        }),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    refused(
+        &bob,
+        Call::EditMessage(EditMessageArgs {
+            room_id: room,
+            seq: 1,
+            body: "bob's version".into(),
         }),
         ErrorCode::Forbidden,
     )

@@ -39,6 +39,7 @@ async fn sync_from(client: &Connection, room: i64, seq: i64) -> (Vec<Message>, V
         Call::Sync(SyncArgs {
             cursors: vec![RoomCursor { room_id: room, seq }],
             limit: Some(200),
+            changes: Vec::new(),
         }),
     )
     .await

@@ -947,6 +947,7 @@ async fn the_creator_or_an_admin_may_hide_the_member_list() {
                 seq: 1,
             }],
             limit: None,
+            changes: Vec::new(),
         }),
     )
     .await

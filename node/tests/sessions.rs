@@ -300,6 +300,7 @@ async fn sessions_stay_exact_across_redis_cluster_failovers() {
             seq: 0,
         }],
         limit: None,
+        changes: Vec::new(),
     });
     let sendjay_common::protocol::Reply::Sync { messages, .. } = web.call(sync).await.unwrap()
     else {

@@ -11,6 +11,7 @@ fn sync(room: i64, seq: i64, limit: u32) -> Call {
     Call::Sync(SyncArgs {
         cursors: vec![RoomCursor { room_id: room, seq }],
         limit: Some(limit),
+        changes: Vec::new(),
     })
 }
 
@@ -34,6 +35,7 @@ async fn a_reconnecting_client_syncs_what_it_missed_in_pages() {
         messages,
         rooms,
         has_more,
+        ..
     } = bob.call(sync(room, 1, 3)).await.unwrap()
     else {
         panic!()
@@ -128,6 +130,7 @@ async fn a_room_named_twice_in_the_cursors_is_refused() {
             },
         ],
         limit: Some(10),
+        changes: Vec::new(),
     });
     let err = alice.call(twice).await.unwrap_err();
     assert!(

@@ -52,6 +52,8 @@ pub enum Call {
     Revoke(MessageRef),
     /// Hide a message for the caller only.
     DeleteForMe(MessageRef),
+    /// The sender changes a message's text for everyone.
+    EditMessage(EditMessageArgs),
     /// Search a room's messages.
     Search(SearchArgs),
     /// Children of an organisation unit.
@@ -132,6 +134,7 @@ impl Call {
             Call::Forward(_) => "forward",
             Call::Revoke(_) => "revoke",
             Call::DeleteForMe(_) => "delete_for_me",
+            Call::EditMessage(_) => "edit_message",
             Call::Search(_) => "search",
             Call::OrgUnits(_) => "org_units",
             Call::UnitMembers(_) => "unit_members",
@@ -163,7 +166,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 47] = [
+pub const OPS: [&str; 48] = [
     "ping",
     "list_rooms",
     "history",
@@ -184,6 +187,7 @@ pub const OPS: [&str; 47] = [
     "forward",
     "revoke",
     "delete_for_me",
+    "edit_message",
     "search",
     "org_units",
     "unit_members",
@@ -269,6 +273,10 @@ pub enum Reply {
         rooms: Vec<RoomSummary>,
         /// Whether more messages are waiting: call `sync` again with advanced cursors.
         has_more: bool,
+        /// Messages the client holds (at or below its cursor) that changed after its change cursor, ordered by
+        /// room then `change_seq`.
+        #[serde(default)]
+        updates: Vec<Message>,
     },
     /// Answer to `open_direct`.
     OpenDirect {
@@ -391,6 +399,13 @@ pub enum Reply {
         room_id: i64,
         /// The hidden message.
         seq: i64,
+    },
+    /// Answer to `edit_message`.
+    EditMessage {
+        /// The message as it is now.
+        message: Message,
+        /// Whether this call changed it (false when the body was already this).
+        edited: bool,
     },
     /// Answer to `search`.
     Search {
@@ -604,6 +619,11 @@ pub enum Push {
         room_id: i64,
         /// The message.
         seq: i64,
+    },
+    /// A message's sender edited it: replace the message held with this one.
+    Edited {
+        /// The message as it is now.
+        message: Message,
     },
     /// The user deleted a message for themselves on another device.
     Hidden {

@@ -65,3 +65,5 @@ pub const MAX_PROFILE_CHARS: usize = 100;
 
 /// Default revoke window, in seconds: 24 hours, the original product's rule (a node can be configured with another).
 pub const DEFAULT_REVOKE_WINDOW_SECS: u64 = 24 * 3600;
+/// Default seconds after sending during which the sender may edit a message (node setting).
+pub const DEFAULT_EDIT_WINDOW_SECS: u64 = 24 * 3600;

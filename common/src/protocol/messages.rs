@@ -53,6 +53,17 @@ pub struct SendRichArgs {
     pub reply_to: Option<i64>,
 }
 
+/// Arguments of `edit_message`: the sender replaces a message's text (a file's caption) for everyone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditMessageArgs {
+    /// The room.
+    pub room_id: i64,
+    /// The message.
+    pub seq: i64,
+    /// The new text, under the rules of `send` (non-blank for `text`, at most `MAX_BODY_BYTES`).
+    pub body: String,
+}
+
 /// Arguments of `forward`: copy a message into another room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForwardArgs {

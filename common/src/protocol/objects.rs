@@ -122,6 +122,13 @@ pub struct Message {
     /// The user ids the body mentions with `@id` (`mentions::parse` of the body; empty when revoked or hidden).
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// When its sender last edited it (`edit_message`), in Unix milliseconds; nil when never.
+    #[serde(default)]
+    pub edited_at_ms: Option<i64>,
+    /// The room's change counter when the message last changed after it was sent (an edit or a revoke); 0 when
+    /// never. `sync` returns changed messages by it (docs/protocol.md §6.6).
+    #[serde(default)]
+    pub change_seq: i64,
 }
 
 /// The quoted message of a reply, as it is now.

@@ -13,6 +13,15 @@ pub struct RoomCursor {
     pub seq: i64,
 }
 
+/// What a client last saw of one room's changes (edits, revokes), for `sync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeCursor {
+    /// The room.
+    pub room_id: i64,
+    /// The highest `change_seq` the client holds for that room (0: none yet).
+    pub change_seq: i64,
+}
+
 /// Arguments of `mark_read`: move the caller's read cursor forward.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarkReadArgs {
@@ -32,6 +41,10 @@ pub struct SyncArgs {
     /// Most messages in this page, 1 to `MAX_SYNC_PAGE`; default `DEFAULT_SYNC_PAGE`.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// What the client holds of each room's changes: messages up to the room's cursor that changed after it come
+    /// back in `updates`. Rooms without a cursor in `cursors` are ignored here.
+    #[serde(default)]
+    pub changes: Vec<ChangeCursor>,
 }
 
 /// Arguments of `open_room`: mark the room read and return its newest page with unread counts.

@@ -51,6 +51,10 @@ pub struct RoomSummary {
     /// the creator may change the room's options.
     #[serde(default)]
     pub created_by: Option<String>,
+    /// The room's change counter: how many edits and revokes it has had (a client that loads history now may
+    /// start its change cursor here).
+    #[serde(default)]
+    pub change_seq: i64,
 }
 
 fn yes() -> bool {

@@ -717,6 +717,7 @@ impl Day {
             let args = SyncArgs {
                 cursors: peer.cursors(),
                 limit: Some(self.mix.sync_limit),
+                changes: Vec::new(),
             };
             let reply = client.call(Call::Sync(args)).await?;
             if let Some(t) = since.take() {

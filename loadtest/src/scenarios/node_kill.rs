@@ -384,6 +384,7 @@ async fn sync_member(
             .call(Call::Sync(SyncArgs {
                 cursors,
                 limit: Some(sendjay_common::protocol::MAX_SYNC_PAGE),
+                changes: Vec::new(),
             }))
             .await
             .map_err(|e| error_code(&e))?;

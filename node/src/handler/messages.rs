@@ -1,11 +1,12 @@
-//! Message ops: send (text, image, file, file link, reply), forward, revoke, delete for me, history, search, sync.
+//! Message ops: send (text, image, file, file link, reply), forward, edit, revoke, delete for me, history, search,
+//! sync.
 
 use std::time::Duration;
 
 use sendjay_common::ids;
 use sendjay_common::protocol::{
-    ForwardArgs, HistoryArgs, MessageKind, MessageRef, Push, Reply, SearchArgs, SendArgs,
-    SendRichArgs, SyncArgs, DEFAULT_HISTORY_PAGE, DEFAULT_LIST_PAGE, DEFAULT_SYNC_PAGE,
+    EditMessageArgs, ForwardArgs, HistoryArgs, MessageKind, MessageRef, Push, Reply, SearchArgs,
+    SendArgs, SendRichArgs, SyncArgs, DEFAULT_HISTORY_PAGE, DEFAULT_LIST_PAGE, DEFAULT_SYNC_PAGE,
     MAX_HISTORY_PAGE, MAX_LIST_PAGE, MAX_SYNC_PAGE,
 };
 
@@ -42,12 +43,18 @@ pub(super) async fn sync(
 ) -> Result<Reply, NodeError> {
     let limit = page(args.limit, DEFAULT_SYNC_PAGE, MAX_SYNC_PAGE)?;
     validate::distinct_cursor_rooms(&args.cursors)?;
-    let (messages, has_more) = ctx.store.sync(user, &args.cursors, limit).await?;
+    validate::distinct_change_rooms(&args.changes)?;
+    let (messages, more_messages) = ctx.store.sync(user, &args.cursors, limit).await?;
+    let (updates, more_updates) = ctx
+        .store
+        .changed_since(user, &args.cursors, &args.changes, limit)
+        .await?;
     let rooms = ctx.store.list_rooms(user).await?;
     Ok(Reply::Sync {
         messages,
         rooms,
-        has_more,
+        has_more: more_messages || more_updates,
+        updates,
     })
 }
 
@@ -226,6 +233,36 @@ pub(super) async fn revoke(
     Ok(Reply::Revoke {
         room_id: args.room_id,
         seq: args.seq,
+    })
+}
+
+/// The sender edits a message; every member gets the new state (`edited` push), and `sync` brings it to those
+/// who miss the push (its `change_seq`).
+pub(super) async fn edit_message(
+    ctx: &NodeContext,
+    user: &str,
+    args: EditMessageArgs,
+) -> Result<Reply, NodeError> {
+    validate::body(&args.body, false)?;
+    let window = Duration::from_secs(ctx.config.edit_window_secs);
+    let at = MessageRef {
+        room_id: args.room_id,
+        seq: args.seq,
+    };
+    let edit = ctx.store.edit_message(user, at, &args.body, window).await?;
+    if edit.edited {
+        let mut fanout = Fanout::new();
+        fanout.room(
+            args.room_id,
+            &Push::Edited {
+                message: edit.message.clone(),
+            },
+        );
+        fanout.spawn(ctx);
+    }
+    Ok(Reply::EditMessage {
+        message: edit.message,
+        edited: edit.edited,
     })
 }
 

@@ -2,8 +2,8 @@
 
 use sendjay_common::ids;
 use sendjay_common::protocol::{
-    FileInfo, MessageKind, ProfilePatch, RoomCursor, MAX_FILE_BYTES, MAX_FILE_ID_BYTES,
-    MAX_FILE_NAME_BYTES, MAX_MIME_BYTES, MAX_SEARCH_QUERY_CHARS, MAX_TEXT_BYTES,
+    ChangeCursor, FileInfo, MessageKind, ProfilePatch, RoomCursor, MAX_FILE_BYTES,
+    MAX_FILE_ID_BYTES, MAX_FILE_NAME_BYTES, MAX_MIME_BYTES, MAX_SEARCH_QUERY_CHARS, MAX_TEXT_BYTES,
 };
 
 use super::bad_args;
@@ -130,11 +130,19 @@ pub(crate) fn profile(p: &ProfilePatch) -> Result<(), NodeError> {
 
 /// `sync` cursors name each room at most once (two cursors for one room would return its messages twice).
 pub(crate) fn distinct_cursor_rooms(cursors: &[RoomCursor]) -> Result<(), NodeError> {
-    let mut rooms: Vec<i64> = cursors.iter().map(|c| c.room_id).collect();
+    distinct_rooms("cursors", cursors.iter().map(|c| c.room_id).collect())
+}
+
+/// `sync` change cursors name each room at most once (a repeat would return its changes twice).
+pub(crate) fn distinct_change_rooms(changes: &[ChangeCursor]) -> Result<(), NodeError> {
+    distinct_rooms("changes", changes.iter().map(|c| c.room_id).collect())
+}
+
+fn distinct_rooms(key: &str, mut rooms: Vec<i64>) -> Result<(), NodeError> {
     rooms.sort_unstable();
     match rooms.windows(2).find(|pair| pair[0] == pair[1]) {
         Some(pair) => Err(bad_args(format!(
-            "cursors: room {} is named more than once; send one cursor per room",
+            "{key}: room {} is named more than once; send one cursor per room",
             pair[0]
         ))),
         None => Ok(()),

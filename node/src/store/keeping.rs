@@ -13,8 +13,8 @@ use super::messages::system_message;
 use super::reads::ReadCursor;
 use super::rooms::lock_room;
 use super::{
-    cut_to_page_bytes, forbidden, hidden_for, message_columns, message_from, not_cleared_for,
-    not_found, not_member, require_member, Store, QUOTE_JOIN,
+    forbidden, hidden_for, message_columns, message_from, not_cleared_for, not_found, not_member,
+    page_of, require_member, Store, MESSAGE_COLUMNS, QUOTE_JOIN,
 };
 use crate::error::NodeError;
 
@@ -197,14 +197,7 @@ impl Store {
         let rows = client
             .query(&sql, &[&user_id, &below, &(limit as i64 + 1)])
             .await?;
-        let mut has_more = rows.len() > limit as usize;
-        let mut messages: Vec<Message> = rows
-            .iter()
-            .take(limit as usize)
-            .map(|r| message_from(r, 0))
-            .collect();
-        has_more |= cut_to_page_bytes(&mut messages);
-        Ok((messages, has_more))
+        Ok(page_of(&rows, limit))
     }
 
     /// Pins a message of the caller's room with a `pin` system message; `None` when it already was pinned.
@@ -297,8 +290,8 @@ impl Store {
             .iter()
             .map(|r| Pin {
                 message: message_from(r, 0),
-                pinned_by: r.get(18),
-                pinned_at_ms: r.get(19),
+                pinned_by: r.get(MESSAGE_COLUMNS),
+                pinned_at_ms: r.get(MESSAGE_COLUMNS + 1),
             })
             .collect())
     }

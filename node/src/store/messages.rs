@@ -10,8 +10,8 @@ use tokio_postgres::types::Json;
 use tokio_postgres::GenericClient;
 
 use super::{
-    bad_args, conflict, cut_to_page_bytes, forbidden, hidden_for, message_columns, message_from,
-    not_cleared_for, not_found, not_member, require_member, Store, QUOTE_JOIN,
+    bad_args, conflict, forbidden, hidden_for, message_columns, message_from, not_cleared_for,
+    not_found, not_member, page_of, require_member, Store, QUOTE_JOIN,
 };
 use crate::error::NodeError;
 
@@ -123,6 +123,8 @@ pub(crate) async fn insert_message(
         revoked: false,
         hidden: false,
         mentions: super::mentions_of(m.kind, m.body),
+        edited_at_ms: None,
+        change_seq: 0,
     })
 }
 
@@ -225,6 +227,8 @@ pub(crate) async fn send_in_one_statement(
         revoked: false,
         hidden: false,
         mentions: super::mentions_of(content.kind, &content.body),
+        edited_at_ms: None,
+        change_seq: 0,
     }))
 }
 
@@ -545,8 +549,16 @@ impl Store {
                 window.as_secs()
             )));
         }
+        let change = super::edits::next_change(&*tx, at.room_id).await?;
         tx.execute(
-            "UPDATE messages SET body = '', file = NULL, revoked_at = now() WHERE room_id = $1 AND seq = $2",
+            "UPDATE messages SET body = '', file = NULL, revoked_at = now(), change_seq = $3
+              WHERE room_id = $1 AND seq = $2",
+            &[&at.room_id, &at.seq, &change],
+        )
+        .await?;
+        // Revoked means gone from the server: the earlier texts of an edited message too.
+        tx.execute(
+            "DELETE FROM message_edits WHERE room_id = $1 AND seq = $2",
             &[&at.room_id, &at.seq],
         )
         .await?;
@@ -616,14 +628,7 @@ impl Store {
         let rows = client
             .query(&sql, &[&user_id, &rooms, &seqs, &fetch])
             .await?;
-        let mut has_more = rows.len() > limit as usize;
-        let mut messages: Vec<Message> = rows
-            .iter()
-            .take(limit as usize)
-            .map(|r| message_from(r, 0))
-            .collect();
-        has_more |= cut_to_page_bytes(&mut messages);
-        Ok((messages, has_more))
+        Ok(page_of(&rows, limit))
     }
 }
 
@@ -653,14 +658,7 @@ pub(crate) async fn page(
             &[&room_id, &before, &(limit as i64 + 1), &user_id],
         )
         .await?;
-    let mut has_more = rows.len() > limit as usize;
-    let mut messages: Vec<Message> = rows
-        .iter()
-        .take(limit as usize)
-        .map(|r| message_from(r, 0))
-        .collect();
-    has_more |= cut_to_page_bytes(&mut messages);
-    Ok((messages, has_more))
+    Ok(page_of(&rows, limit))
 }
 
 async fn find_by_client_id(

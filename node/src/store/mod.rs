@@ -11,6 +11,7 @@
 
 pub mod accounts;
 pub mod directory;
+pub mod edits;
 pub mod keeping;
 pub mod messages;
 pub mod push;
@@ -62,9 +63,13 @@ pub(crate) fn message_columns(body: &str, hidden: &str) -> String {
         "m.room_id, m.seq, m.client_msg_id, m.sender_id, m.kind, {body},
          (extract(epoch FROM m.created_at) * 1000)::bigint, m.file, m.system, m.forwarded,
          m.revoked_at IS NOT NULL, {hidden},
-         q.seq, q.sender_id, q.kind, left(q.body, {QUOTE_PREVIEW_CHARS}), q.file ->> 'name', q.revoked_at IS NOT NULL"
+         q.seq, q.sender_id, q.kind, left(q.body, {QUOTE_PREVIEW_CHARS}), q.file ->> 'name', q.revoked_at IS NOT NULL,
+         (extract(epoch FROM m.edited_at) * 1000)::bigint, m.change_seq"
     )
 }
+
+/// How many columns [`message_columns`] selects: a query's own columns after them start here.
+pub(crate) const MESSAGE_COLUMNS: usize = 20;
 
 /// Joins the message quoted by `m` as `q`.
 pub(crate) const QUOTE_JOIN: &str =
@@ -139,7 +144,22 @@ pub(crate) fn message_from(row: &Row, at: usize) -> Message {
         forwarded: row.get(at + 9),
         revoked: row.get(at + 10),
         hidden,
+        edited_at_ms: row.get(at + 18),
+        change_seq: row.get(at + 19),
     }
+}
+
+/// A page of messages from rows of [`message_columns`] fetched with `limit + 1`: at most `limit` of them, cut to
+/// about `MAX_PAGE_BYTES`, and whether more are waiting.
+pub(crate) fn page_of(rows: &[Row], limit: u32) -> (Vec<Message>, bool) {
+    let mut has_more = rows.len() > limit as usize;
+    let mut messages: Vec<Message> = rows
+        .iter()
+        .take(limit as usize)
+        .map(|r| message_from(r, 0))
+        .collect();
+    has_more |= cut_to_page_bytes(&mut messages);
+    (messages, has_more)
 }
 
 /// Keeps messages until their bodies pass `MAX_PAGE_BYTES` (always at least one); returns whether it cut.

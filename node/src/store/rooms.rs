@@ -41,6 +41,7 @@ fn summary_sql(filter: &str) -> String {
                 END,
                 r.members_hidden,
                 r.created_by,
+                r.change_seq,
                 lm.*
            FROM room_members mm
            JOIN rooms r ON r.id = mm.room_id
@@ -82,7 +83,7 @@ pub fn room_summary_sql() -> String {
 pub(crate) fn summary_from(row: &Row) -> RoomSummary {
     let last_seq: i64 = row.get(3);
     let last_read_seq: i64 = row.get(4);
-    let has_last: Option<i64> = row.get(14);
+    let has_last: Option<i64> = row.get(15);
     let member_count: i32 = row.get(8);
     RoomSummary {
         room_id: row.get(0),
@@ -92,7 +93,7 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         last_read_seq,
         unread: (last_seq - last_read_seq).max(0),
         last_activity_ms: row.get(5),
-        last_message: has_last.map(|_| message_from(row, 14)),
+        last_message: has_last.map(|_| message_from(row, 15)),
         nickname: row.get(6),
         notifications: row.get(7),
         member_count: member_count as i64,
@@ -101,6 +102,7 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         display_name: row.get(11),
         members_hidden: row.get(12),
         created_by: row.get(13),
+        change_seq: row.get(14),
     }
 }
 

@@ -6,10 +6,7 @@
 use sendjay_common::protocol::{MediaFilter, Message};
 use tokio_postgres::types::ToSql;
 
-use super::{
-    cut_to_page_bytes, message_columns, message_from, not_cleared_for, require_member, Store,
-    QUOTE_JOIN,
-};
+use super::{message_columns, not_cleared_for, page_of, require_member, Store, QUOTE_JOIN};
 use crate::error::NodeError;
 
 /// What to look for.
@@ -71,13 +68,6 @@ impl Store {
             cleared = not_cleared_for(2)
         );
         let rows = client.query(&sql, &params).await?;
-        let mut has_more = rows.len() > limit as usize;
-        let mut messages: Vec<Message> = rows
-            .iter()
-            .take(limit as usize)
-            .map(|r| message_from(r, 0))
-            .collect();
-        has_more |= cut_to_page_bytes(&mut messages);
-        Ok((messages, has_more))
+        Ok(page_of(&rows, limit))
     }
 }

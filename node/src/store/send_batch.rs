@@ -260,6 +260,8 @@ async fn write_together(
             revoked: false,
             hidden: false,
             mentions: super::mentions_of(job.content.kind, &job.content.body),
+            edited_at_ms: None,
+            change_seq: 0,
         });
     }
     Ok(results)

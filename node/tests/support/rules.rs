@@ -113,21 +113,23 @@ impl TestCluster {
     }
 
     /// A fingerprint of everything a refused call must leave alone: rooms (with their options), members, read and cleared cursors,
-    /// messages, hidden marks, settings, passkeys, retirements, push subscriptions, saved and pinned messages.
+    /// messages (with edits and change counters), hidden marks, settings, passkeys, retirements, push subscriptions, saved and
+    /// pinned messages, earlier texts of edited messages.
     pub async fn fingerprint(&self) -> String {
         let row = self
             .db()
             .query_one(
-                "SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, kind, name, last_seq, member_count, members_hidden), ',' ORDER BY id) FROM rooms), '')
+                "SELECT md5(coalesce((SELECT string_agg(concat_ws('|', id, kind, name, last_seq, member_count, members_hidden, change_seq), ',' ORDER BY id) FROM rooms), '')
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, user_id, last_read_seq, nickname, notifications, cleared_seq), ',' ORDER BY room_id, user_id) FROM room_members), '')
-                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, kind, body, revoked_at, file::text), ',' ORDER BY room_id, seq) FROM messages), '')
+                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, kind, body, revoked_at, file::text, edited_at, change_seq), ',' ORDER BY room_id, seq) FROM messages), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM message_hidden), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, notifications_off, notify_from, time_zone), ',' ORDER BY user_id) FROM user_settings), '')
                      || coalesce((SELECT string_agg(concat_ws('|', id, passkey, retired_at, nickname, mobile_installed), ',' ORDER BY id) FROM users), '')
                      || coalesce((SELECT string_agg(concat_ws('|', low_user, high_user, room_id), ',' ORDER BY room_id) FROM direct_pairs), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, device, provider, address), ',' ORDER BY user_id, device) FROM push_devices), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM saved_messages), '')
-                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, pinned_by), ',' ORDER BY room_id, seq) FROM pinned_messages), ''))",
+                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, pinned_by), ',' ORDER BY room_id, seq) FROM pinned_messages), '')
+                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, edited_by, old_body), ',' ORDER BY room_id, seq, edited_at) FROM message_edits), ''))",
                 &[],
             )
             .await

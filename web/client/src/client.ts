@@ -384,6 +384,11 @@ export class SendjayClient {
   // ---- keeping: clear chat, saved and pinned messages (§6.17) -------------------------------------------------------
 
   /** Clears the chat for this user only, up to its newest message (other members keep theirs); it is read too. */
+  /** Edits the caller's own message (§6.9 `edit_message`): the held copy changes at once; members get an `edited` push. */
+  async editMessage(roomId: number, seq: number, body: string): Promise<Message> {
+    return (await this.request('edit_message', { room_id: roomId, seq, body })).message;
+  }
+
   async clearRoom(roomId: number): Promise<number> {
     return (await this.request('clear_room', { room_id: roomId })).cleared_seq;
   }
@@ -551,6 +556,9 @@ export class SendjayClient {
       case 'read':
         this.onRead(push);
         break;
+      case 'edited':
+        this.onEdited(push.message);
+        break;
       case 'revoked':
       case 'hidden':
         this.onRevokedOrHidden(push.event, push.room_id, push.seq);
@@ -623,6 +631,21 @@ export class SendjayClient {
     if (touched) this.events.emit('room', { roomId });
     const copy = t?.get(seq);
     if (copy !== undefined && this.pinBoard.update(copy)) this.events.emit('pins', { roomId });
+  }
+
+  /** A message changed (edited): replace the held copy, the room list's preview and its pin when they are older. */
+  private onEdited(message: Message): void {
+    const t = this.timelines.get(message.room_id);
+    const touched = t?.replace(message) ?? false;
+    const s = this.summaries.get(message.room_id);
+    const preview = s?.last_message;
+    if (s !== undefined && preview != null && preview.seq === message.seq && (preview.change_seq ?? 0) < (message.change_seq ?? 0)) {
+      this.putSummary({ ...s, last_message: { ...message, body: message.body.slice(0, 200) } });
+      this.emitRooms();
+    }
+    if (touched) this.events.emit('room', { roomId: message.room_id });
+    const copy = t?.get(message.seq);
+    if (copy !== undefined && this.pinBoard.update(copy)) this.events.emit('pins', { roomId: message.room_id });
   }
 
   /** The user cleared a room up to `seq`: drop the held messages, the preview, and the unread count. */
@@ -716,6 +739,7 @@ export class SendjayClient {
     }
     if (op === 'delete_for_me') this.onRevokedOrHidden('hidden', r['room_id'] as number, r['seq'] as number);
     if (op === 'revoke') this.onRevokedOrHidden('revoked', r['room_id'] as number, r['seq'] as number);
+    if (op === 'edit_message') this.onEdited(r['message'] as Message);
     if (op === 'leave') {
       void this.runSync().catch(() => undefined);
     }
@@ -725,6 +749,8 @@ export class SendjayClient {
     let t = this.timelines.get(roomId);
     if (t === undefined) {
       t = new RoomTimeline(roomId, startCursor);
+      // Whatever the timeline loads from now on is at least as new as the room list's change counter (§6.6).
+      t.changedTo(this.summaries.get(roomId)?.change_seq ?? 0);
       this.timelines.set(roomId, t);
     }
     return t;
@@ -770,8 +796,8 @@ export class SendjayClient {
   }
 
   private async syncPages(): Promise<void> {
-    const cursorsOf = (): { room_id: number; seq: number }[] =>
-      [...this.timelines.values()].map((t) => ({ room_id: t.roomId, seq: t.cursor }));
+    const cursorsOf = (): { room_id: number; seq: number; change_seq: number }[] =>
+      [...this.timelines.values()].map((t) => ({ room_id: t.roomId, seq: t.cursor, change_seq: t.changeCursor }));
     let cursors = cursorsOf();
     const knownBefore = new Set([...this.timelines.keys(), ...this.summaries.keys()]);
     for (;;) {
@@ -779,7 +805,12 @@ export class SendjayClient {
       let more = false;
       let rooms: RoomSummary[] = [];
       for (const part of chunks) {
-        const result = await this.request('sync', part.length > 0 ? { cursors: part, limit: this.syncLimit } : { limit: this.syncLimit });
+        const args = {
+          cursors: part.map((c) => ({ room_id: c.room_id, seq: c.seq })),
+          changes: part.map((c) => ({ room_id: c.room_id, change_seq: c.change_seq })),
+          limit: this.syncLimit,
+        };
+        const result = await this.request('sync', part.length > 0 ? args : { limit: this.syncLimit });
         rooms = result.rooms;
         const byRoom = new Map<number, Message[]>();
         for (const m of result.messages) {
@@ -793,6 +824,12 @@ export class SendjayClient {
           const outcome = t.store(list);
           this.deliver(t, outcome);
           if (outcome.changed) this.events.emit('room', { roomId });
+        }
+        // Held messages changed while we were away (edits, revokes), in change order per room.
+        for (const m of result.updates ?? []) {
+          const t = this.timelines.get(m.room_id);
+          t?.changedTo(m.change_seq ?? 0);
+          this.onEdited(m);
         }
         more ||= result.has_more;
       }

@@ -20,6 +20,10 @@ export interface Message {
   hidden: boolean;
   /** User ids the body mentions as `@id` (§4; absent from older nodes). */
   mentions?: string[];
+  /** When the sender last edited it (`edit_message`, §6.9); null when never (absent from older nodes). */
+  edited_at_ms?: number | null;
+  /** The room's change counter at the message's latest edit or revoke; 0 when never (§6.6). A copy with a lower one is older. */
+  change_seq?: number;
 }
 
 /** The kinds a message may have; unknown kinds are shown as system notices. */
@@ -82,6 +86,8 @@ export interface RoomSummary {
   members_hidden?: boolean;
   /** Who created the room; null when not recorded (absent from older nodes). */
   created_by?: string | null;
+  /** The room's change counter: edits and revokes so far (§6.6; absent from older nodes). */
+  change_seq?: number;
 }
 
 /** A pinned message of a room (§6.17 `list_pins`). */
@@ -210,6 +216,12 @@ export interface SyncCursor {
   seq: number;
 }
 
+/** The highest `change_seq` held of a room, for `sync` (§6.6). */
+export interface ChangeCursor {
+  room_id: number;
+  change_seq: number;
+}
+
 /** Extra keys of `send` for files, images, file links and replies (§6.9). */
 export interface SendExtras {
   kind?: 'text' | 'image' | 'file' | 'file_link';
@@ -239,8 +251,9 @@ export interface Ops {
     result: { op: 'mark_read'; room_id: number; last_read_seq: number; unread: number };
   };
   sync: {
-    args: { cursors?: SyncCursor[]; limit?: number };
-    result: { op: 'sync'; messages: Message[]; rooms: RoomSummary[]; has_more: boolean };
+    args: { cursors?: SyncCursor[]; limit?: number; changes?: ChangeCursor[] };
+    /** `updates`: held messages (at or below the cursor) changed after the change cursor (absent from older nodes). */
+    result: { op: 'sync'; messages: Message[]; rooms: RoomSummary[]; has_more: boolean; updates?: Message[] };
   };
   open_direct: { args: { user_id: string }; result: { op: 'open_direct'; room: RoomSummary; created: boolean } };
   create_group: {
@@ -278,6 +291,10 @@ export interface Ops {
     result: { op: 'forward'; message: Message; duplicate: boolean };
   };
   revoke: { args: { room_id: number; seq: number }; result: { op: 'revoke'; room_id: number; seq: number } };
+  edit_message: {
+    args: { room_id: number; seq: number; body: string };
+    result: { op: 'edit_message'; message: Message; edited: boolean };
+  };
   delete_for_me: {
     args: { room_id: number; seq: number };
     result: { op: 'delete_for_me'; room_id: number; seq: number };
@@ -380,6 +397,7 @@ export type Push =
   | { event: 'sync_needed'; reason: string }
   | { event: 'revoked'; room_id: number; seq: number }
   | { event: 'hidden'; room_id: number; seq: number }
+  | { event: 'edited'; message: Message }
   | { event: 'typing'; room_id: number; user_id: string }
   | { event: 'presence'; user_id: string; web: boolean; mobile: boolean }
   | AbsenceEvent

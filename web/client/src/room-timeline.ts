@@ -29,6 +29,8 @@ export class RoomTimeline {
   hasOlder = true;
   /** The user cleared the room up to this seq (§6.17): such messages are never held again. */
   private clearedUpTo = 0;
+  /** Every change (edit, revoke) of held messages up to this `change_seq` is applied; only sync pages move it (§6.6). */
+  private changesUpTo = 0;
 
   constructor(
     readonly roomId: number,
@@ -116,6 +118,30 @@ export class RoomTimeline {
     }
   }
 
+  /** The change cursor to send in `sync`. */
+  get changeCursor(): number {
+    return this.changesUpTo;
+  }
+
+  /** A sync page (or the room summary this timeline started from) brought every change up to `changeSeq`. */
+  changedTo(changeSeq: number): void {
+    if (changeSeq > this.changesUpTo) this.changesUpTo = changeSeq;
+  }
+
+  /**
+   * Replaces a held message with a changed copy (an `edited` push, a sync update, an edit reply) unless the held one
+   * is as new. A message not held is left alone: its message push or a sync brings it whole. Returns true when replaced.
+   */
+  replace(m: Message): boolean {
+    const held = this.bySeq.get(m.seq);
+    if (held === undefined || m.room_id !== this.roomId || m.seq <= this.clearedUpTo) return false;
+    const merged = mergeFlags(held, m);
+    if (merged === held || sameMessage(held, merged)) return false;
+    this.bySeq.set(m.seq, merged);
+    this.sorted = undefined;
+    return true;
+  }
+
   /** Marks a message revoked (the `revoked` push): body and file dropped. Returns true when it was held. */
   revoke(seq: number): boolean {
     this.sorted = undefined;
@@ -184,12 +210,22 @@ export class RoomTimeline {
 }
 
 function sameMessage(a: Message, b: Message): boolean {
-  return a.revoked === b.revoked && a.hidden === b.hidden && a.body === b.body && a.reply_to?.revoked === b.reply_to?.revoked;
+  return (
+    a.revoked === b.revoked &&
+    a.hidden === b.hidden &&
+    a.body === b.body &&
+    a.reply_to?.revoked === b.reply_to?.revoked &&
+    (a.edited_at_ms ?? null) === (b.edited_at_ms ?? null)
+  );
 }
 
-/** A later copy never un-revokes or un-hides a message (pushes may be older than what a sync brought). */
+/**
+ * A later copy never un-revokes or un-hides a message, nor takes back an edit (pushes may be older than what a sync
+ * brought): of two copies, the one with the higher `change_seq` wins.
+ */
 function mergeFlags(held: Message, incoming: Message): Message {
   if (held.revoked && !incoming.revoked) return held;
   if (held.hidden && !incoming.hidden) return held;
+  if ((incoming.change_seq ?? 0) < (held.change_seq ?? 0)) return held;
   return incoming;
 }

@@ -90,4 +90,26 @@ describe('RoomTimeline', () => {
     expect(t.hasOlder).toBe(true);
     expect(t.cursor).toBe(500);
   });
+
+  it('replaces a held message with a newer edit, never with an older copy, and leaves unheld ones alone', () => {
+    const t = new RoomTimeline(7, 0);
+    t.store([msg(7, 1), msg(7, 2)]);
+    const second = msg(7, 1, { body: 'second', edited_at_ms: 2, change_seq: 2 });
+    expect(t.replace(msg(7, 1, { body: 'first', edited_at_ms: 1, change_seq: 1 }))).toBe(true);
+    expect(t.replace(second)).toBe(true);
+    // A late push of the first edit (or a sync page older than the push) does not take the second back.
+    expect(t.replace(msg(7, 1, { body: 'first', edited_at_ms: 1, change_seq: 1 }))).toBe(false);
+    expect(t.replace(second)).toBe(false);
+    expect(t.get(1)?.body).toBe('second');
+    // Not held: left to its message push or a sync, never delivered through an edit.
+    expect(t.replace(msg(7, 3, { body: 'edited', change_seq: 3 }))).toBe(false);
+    expect(t.get(3)).toBeUndefined();
+    // A revoke (higher change) wins over an edit, and an edit copy never un-revokes.
+    expect(t.replace(msg(7, 1, { body: '', revoked: true, change_seq: 4 }))).toBe(true);
+    expect(t.replace(msg(7, 1, { body: 'third', change_seq: 5 }))).toBe(false);
+    expect(t.get(1)).toMatchObject({ revoked: true, body: '' });
+    t.changedTo(4);
+    t.changedTo(2);
+    expect(t.changeCursor).toBe(4);
+  });
 });

@@ -534,12 +534,14 @@ impl Chat {
                 .call(Call::Sync(SyncArgs {
                     cursors,
                     limit: Some(SYNC_PAGE),
+                    changes: Vec::new(),
                 }))
                 .await?;
             let Reply::Sync {
                 messages,
                 rooms,
                 has_more,
+                ..
             } = reply
             else {
                 return Err(ClientError::Unexpected(format!("{reply:?}")));

@@ -19,6 +19,8 @@ export interface RowActions {
   unreadOf: (seq: number) => number | undefined;
   onReply: (m: Message) => void;
   onRevoke: (m: Message) => void;
+  /** Edits the user's own message; rejects with the server's error (shown in the editor). */
+  onEdit: (m: Message, body: string) => Promise<void>;
   onDelete: (m: Message) => void;
   onForward: (m: Message) => void;
   onShowUnread: (m: Message) => void;

@@ -1,13 +1,16 @@
 import type { Message } from '@sendjay/client';
+import { useState } from 'preact/hooks';
 import { t } from '../i18n.ts';
 import { shortTime, systemText } from '../message-text.ts';
 import { FileAttachment } from './FileAttachment.tsx';
 import { ImageThumbnail } from './ImageThumbnail.tsx';
+import { MessageEditor } from './MessageEditor.tsx';
 import type { RowActions } from './MessageList.tsx';
 
 /** One message: a system line, or a bubble with sender, quote, text, time, "not read by N" and its actions. */
 export function MessageRow(props: { message: Message; showSender: boolean; actions: RowActions }) {
   const { message: m, actions } = props;
+  const [editing, setEditing] = useState(false);
   if (m.kind === 'system') {
     return <p class="message system">{systemText(m)}</p>;
   }
@@ -29,7 +32,11 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
         )}
         {m.forwarded && <p class="forwarded">↪ {t.forwarded}</p>}
         {!m.revoked && m.file !== null && (m.kind === 'image' || (m.kind === 'file_link' && m.file.width != null) ? <ImageThumbnail client={actions.client} file={m.file} /> : <FileAttachment client={actions.client} file={m.file} />)}
-        {(m.revoked || m.file === null || m.body !== '') && <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>}
+        {editing && !m.revoked ? (
+          <MessageEditor body={m.body} captionOnly={m.kind !== 'text'} onSave={(body) => actions.onEdit(m, body).then(() => setEditing(false))} onCancel={() => setEditing(false)} />
+        ) : (
+          (m.revoked || m.file === null || m.body !== '') && <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>
+        )}
       </div>
       <p class="meta">
         {unread !== undefined && unread > 0 && (
@@ -38,6 +45,11 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
           </button>
         )}
         <time dateTime={new Date(m.created_at_ms).toISOString()}>{shortTime(m.created_at_ms)}</time>
+        {!m.revoked && m.edited_at_ms != null && (
+          <span class="edited" title={t.editedAt(shortTime(m.edited_at_ms))}>
+            {t.edited}
+          </span>
+        )}
         {!m.revoked && (
           <span class="row-actions">
             <button type="button" class="link" onClick={() => actions.onReply(m)}>
@@ -46,6 +58,11 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
             <button type="button" class="link" onClick={() => actions.onForward(m)}>
               {t.forward}
             </button>
+            {own && (
+              <button type="button" class="link" onClick={() => setEditing(true)}>
+                {t.editMessage}
+              </button>
+            )}
             {own && (
               <button type="button" class="link" onClick={() => actions.onRevoke(m)}>
                 {t.revoke}

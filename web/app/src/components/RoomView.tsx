@@ -113,6 +113,9 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
     unreadOf: (seq) => client.unreadCount(roomId, seq),
     onReply: (m) => setQuote(m),
     onRevoke: (m) => void client.request('revoke', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
+    onEdit: async (m, body) => {
+      await client.editMessage(roomId, m.seq, body);
+    },
     onDelete: (m) => void client.request('delete_for_me', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
     onForward: (m) => {
       setNotice(null);
