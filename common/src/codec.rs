@@ -12,8 +12,8 @@ use crate::error_code::ErrorCode;
 use crate::protocol::{
     Call, CreateGroupArgs, EditMessageArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs,
     MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch,
-    PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs,
-    RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame,
+    PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs,
+    RoomArgs, RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame,
     SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch,
     SyncArgs, UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
@@ -159,6 +159,7 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::UnreadMembers(a) | Call::Revoke(a) | Call::DeleteForMe(a) => out(id, op, Some(a)),
         Call::Forward(a) => out(id, op, Some(a)),
         Call::EditMessage(a) => out(id, op, Some(a)),
+        Call::AddReaction(a) | Call::RemoveReaction(a) | Call::Reactors(a) => out(id, op, Some(a)),
         Call::Search(a) => out(id, op, Some(a)),
         Call::OrgUnits(a) => out(id, op, Some(a)),
         Call::UnitMembers(a) => out(id, op, Some(a)),
@@ -235,6 +236,9 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "revoke" => Call::Revoke(decode_args::<MessageRef>(bytes, id, op)?),
         "delete_for_me" => Call::DeleteForMe(decode_args::<MessageRef>(bytes, id, op)?),
         "edit_message" => Call::EditMessage(decode_args::<EditMessageArgs>(bytes, id, op)?),
+        "add_reaction" => Call::AddReaction(decode_args::<ReactionArgs>(bytes, id, op)?),
+        "remove_reaction" => Call::RemoveReaction(decode_args::<ReactionArgs>(bytes, id, op)?),
+        "reactors" => Call::Reactors(decode_args::<ReactionArgs>(bytes, id, op)?),
         "search" => Call::Search(decode_args::<SearchArgs>(bytes, id, op)?),
         "org_units" => Call::OrgUnits(decode_optional_args::<OrgUnitsArgs>(bytes, id, op)?),
         "unit_members" => Call::UnitMembers(decode_args::<UnitMembersArgs>(bytes, id, op)?),
@@ -512,6 +516,11 @@ mod tests {
             mentions: vec!["alice".into()],
             edited_at_ms: Some(1_700_000_000_900),
             change_seq: 4,
+            reactions: vec![Reaction {
+                emoji: "👍".into(),
+                count: 3,
+                mine: true,
+            }],
         }
     }
 
@@ -717,6 +726,21 @@ mod tests {
                 seq: 2,
                 body: "고쳤어요".into(),
             }),
+            Call::AddReaction(ReactionArgs {
+                room_id: 1,
+                seq: 2,
+                emoji: "👍".into(),
+            }),
+            Call::RemoveReaction(ReactionArgs {
+                room_id: 1,
+                seq: 2,
+                emoji: "👍".into(),
+            }),
+            Call::Reactors(ReactionArgs {
+                room_id: 1,
+                seq: 2,
+                emoji: "🎉".into(),
+            }),
             Call::Search(SearchArgs {
                 room_id: 1,
                 query: Some("회의".into()),
@@ -906,6 +930,17 @@ mod tests {
             },
             ServerFrame::Push {
                 push: Push::Revoked { room_id: 7, seq: 3 },
+            },
+            ServerFrame::Push {
+                push: Push::Reaction {
+                    room_id: 7,
+                    seq: 3,
+                    user_id: "bob".into(),
+                    emoji: "🎉".into(),
+                    on: true,
+                    count: 2,
+                    change_seq: 9,
+                },
             },
             ServerFrame::Push {
                 push: Push::Edited {

@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0011_edits.sql",
         sql: include_str!("../../migrations/0011_edits.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_reactions.sql",
+        sql: include_str!("../../migrations/0012_reactions.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -11,6 +11,7 @@ mod keeping;
 mod messages;
 mod notifications;
 mod people;
+mod reactions;
 mod reads;
 mod rooms;
 mod validate;
@@ -185,6 +186,9 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::UnsaveMessage(args) => keeping::unsave_message(ctx, user, args).await,
         Call::ListSaved(args) => keeping::list_saved(ctx, user, args).await,
         Call::EditMessage(args) => messages::edit_message(ctx, user, args).await,
+        Call::AddReaction(args) => reactions::react(ctx, user, args, true).await,
+        Call::RemoveReaction(args) => reactions::react(ctx, user, args, false).await,
+        Call::Reactors(args) => reactions::reactors(ctx, user, args).await,
         Call::PinMessage(args) => keeping::pin_message(ctx, user, args).await,
         Call::UnpinMessage(args) => keeping::unpin_message(ctx, user, args).await,
         Call::ListPins(args) => keeping::list_pins(ctx, user, args).await,

@@ -96,7 +96,8 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
             "0008_push_devices.sql",
             "0009_keeping.sql",
             "0010_room_options.sql",
-            "0011_edits.sql"
+            "0011_edits.sql",
+            "0012_reactions.sql"
         ]
     );
     let rows = client

@@ -10,7 +10,7 @@ use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, CreateGroupArgs, DeviceClass, EditMessageArgs, FileInfo, ForwardArgs, HistoryArgs,
     InviteArgs, ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
-    PushSubscribeArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
+    PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
     RoomMembersArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs,
     SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
 };
@@ -123,6 +123,21 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
             seq,
             body: "changed behind your back".into(),
         }),
+        Call::AddReaction(ReactionArgs {
+            room_id: room,
+            seq,
+            emoji: "👀".into(),
+        }),
+        Call::RemoveReaction(ReactionArgs {
+            room_id: room,
+            seq,
+            emoji: "👍".into(),
+        }),
+        Call::Reactors(ReactionArgs {
+            room_id: room,
+            seq,
+            emoji: "👍".into(),
+        }),
     ]
 }
 
@@ -153,6 +168,16 @@ async fn setup() -> (TestCluster, i64, i64, i64) {
     say(&o, outsiders_room, "o-1", "my own").await;
     let r = cluster.connect(0, "retiree").await;
     say(&r, retirees_room, "r-1", "mine").await;
+    // A reaction of the retiree, so that refusing their remove_reaction has something to leave alone.
+    ok(
+        &r,
+        Call::AddReaction(ReactionArgs {
+            room_id: room,
+            seq: 1,
+            emoji: "👍".into(),
+        }),
+    )
+    .await;
     ok(
         &r,
         Call::SaveMessage(MessageRef {

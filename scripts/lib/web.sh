@@ -18,6 +18,9 @@ ensure_node() {
 # ensure_chromium — Debian's chromium for the browser tests (Playwright cannot download browsers here).
 ensure_chromium() {
     [ -x /usr/bin/chromium ] || apt_install chromium
+    # Emoji (reactions) in the screenshots instead of empty boxes; the tests do not depend on it.
+    [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || (apt_install fonts-noto-color-emoji) ||
+        say "fonts-noto-color-emoji could not be installed: emoji show as boxes in the screenshots (the tests still run)"
 }
 
 # npm_ci DIR — `npm ci` in DIR unless its node_modules is already newer than package-lock.json (npm rewrites

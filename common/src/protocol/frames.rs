@@ -54,6 +54,12 @@ pub enum Call {
     DeleteForMe(MessageRef),
     /// The sender changes a message's text for everyone.
     EditMessage(EditMessageArgs),
+    /// React to a message with an emoji.
+    AddReaction(ReactionArgs),
+    /// Take one's reaction back.
+    RemoveReaction(ReactionArgs),
+    /// Who reacted to a message with an emoji.
+    Reactors(ReactionArgs),
     /// Search a room's messages.
     Search(SearchArgs),
     /// Children of an organisation unit.
@@ -135,6 +141,9 @@ impl Call {
             Call::Revoke(_) => "revoke",
             Call::DeleteForMe(_) => "delete_for_me",
             Call::EditMessage(_) => "edit_message",
+            Call::AddReaction(_) => "add_reaction",
+            Call::RemoveReaction(_) => "remove_reaction",
+            Call::Reactors(_) => "reactors",
             Call::Search(_) => "search",
             Call::OrgUnits(_) => "org_units",
             Call::UnitMembers(_) => "unit_members",
@@ -166,7 +175,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 48] = [
+pub const OPS: [&str; 51] = [
     "ping",
     "list_rooms",
     "history",
@@ -188,6 +197,9 @@ pub const OPS: [&str; 48] = [
     "revoke",
     "delete_for_me",
     "edit_message",
+    "add_reaction",
+    "remove_reaction",
+    "reactors",
     "search",
     "org_units",
     "unit_members",
@@ -399,6 +411,33 @@ pub enum Reply {
         room_id: i64,
         /// The hidden message.
         seq: i64,
+    },
+    /// Answer to `add_reaction`.
+    AddReaction {
+        /// The message as the caller sees it now (its `reactions` counted).
+        message: Message,
+        /// Whether this call changed anything (false: the reaction was already there).
+        changed: bool,
+    },
+    /// Answer to `remove_reaction`.
+    RemoveReaction {
+        /// The message as the caller sees it now.
+        message: Message,
+        /// Whether this call changed anything (false: there was no such reaction).
+        changed: bool,
+    },
+    /// Answer to `reactors`.
+    Reactors {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// The emoji.
+        emoji: String,
+        /// Who reacted with it, first reactor first, at most `MAX_REACTORS`.
+        user_ids: Vec<String>,
+        /// How many reacted in all (more than `user_ids` holds when past `MAX_REACTORS`).
+        count: i64,
     },
     /// Answer to `edit_message`.
     EditMessage {
@@ -619,6 +658,23 @@ pub enum Push {
         room_id: i64,
         /// The message.
         seq: i64,
+    },
+    /// A member reacted to a message or took the reaction back: the emoji's count now.
+    Reaction {
+        /// The room.
+        room_id: i64,
+        /// The message.
+        seq: i64,
+        /// Who reacted (or stopped).
+        user_id: String,
+        /// The emoji.
+        emoji: String,
+        /// Added (true) or removed.
+        on: bool,
+        /// How many members react with this emoji now.
+        count: i64,
+        /// The room's change counter of this change: apply it only to a copy with a lower `change_seq`.
+        change_seq: i64,
     },
     /// A message's sender edited it: replace the message held with this one.
     Edited {

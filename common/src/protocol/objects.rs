@@ -129,6 +129,9 @@ pub struct Message {
     /// never. `sync` returns changed messages by it (docs/protocol.md §6.6).
     #[serde(default)]
     pub change_seq: i64,
+    /// The emoji members reacted with, in the order they were first used, with counts (§6.18); empty when none.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
 }
 
 /// The quoted message of a reply, as it is now.

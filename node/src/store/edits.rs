@@ -42,14 +42,14 @@ pub(crate) async fn next_change(
 }
 
 /// Message `at` as `user_id` sees it.
-async fn message_as_seen(
+pub(crate) async fn message_as_seen(
     client: &(impl GenericClient + Sync),
     user_id: &str,
     at: MessageRef,
 ) -> Result<Message, NodeError> {
     let sql = format!(
         "SELECT {} FROM messages m {QUOTE_JOIN} WHERE m.room_id = $1 AND m.seq = $2",
-        message_columns("m.body", &hidden_for(3))
+        message_columns("m.body", Some(3))
     );
     let row = client
         .query_one(&sql, &[&at.room_id, &at.seq, &user_id])
@@ -171,7 +171,7 @@ impl Store {
                     ORDER BY m.change_seq LIMIT $5) x
               ORDER BY x.room_id, x.change_seq
               LIMIT $5",
-            message_columns("m.body", &hidden_for(1))
+            message_columns("m.body", Some(1))
         );
         let rows = client
             .query(&sql, &[&user_id, &rooms, &held, &since, &fetch])

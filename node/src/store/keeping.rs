@@ -41,7 +41,7 @@ const CLEAR_SQL: &str = "UPDATE room_members m
               RETURNING m.cleared_seq, o.cleared_seq, m.last_read_seq, o.last_read_seq, r.last_seq, r.member_count";
 
 /// Whether message `at` exists and what the caller may do with it: `(kind, revoked, visible to the caller)`.
-async fn message_state(
+pub(crate) async fn message_state(
     client: &(impl GenericClient + Sync),
     user_id: &str,
     at: MessageRef,
@@ -191,7 +191,7 @@ impl Store {
                {QUOTE_JOIN}
               WHERE s.user_id = $1 AND s.id < $2 AND m.seq > mm.cleared_seq AND NOT {}
               ORDER BY s.id DESC LIMIT $3",
-            message_columns("m.body", "false"),
+            message_columns("m.body", Some(1)),
             hidden_for(1)
         );
         let rows = client
@@ -283,7 +283,7 @@ impl Store {
                FROM pinned_messages p JOIN messages m ON m.room_id = p.room_id AND m.seq = p.seq
                {QUOTE_JOIN}
               WHERE p.room_id = $1 ORDER BY p.pinned_at DESC, p.seq DESC",
-            message_columns("m.body", &hidden_for(2))
+            message_columns("m.body", Some(2))
         );
         let rows = client.query(&sql, &[&room_id, &user_id]).await?;
         Ok(rows

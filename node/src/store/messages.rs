@@ -125,6 +125,7 @@ pub(crate) async fn insert_message(
         mentions: super::mentions_of(m.kind, m.body),
         edited_at_ms: None,
         change_seq: 0,
+        reactions: Vec::new(),
     })
 }
 
@@ -229,6 +230,7 @@ pub(crate) async fn send_in_one_statement(
         mentions: super::mentions_of(content.kind, &content.body),
         edited_at_ms: None,
         change_seq: 0,
+        reactions: Vec::new(),
     }))
 }
 
@@ -556,12 +558,14 @@ impl Store {
             &[&at.room_id, &at.seq, &change],
         )
         .await?;
-        // Revoked means gone from the server: the earlier texts of an edited message too.
-        tx.execute(
-            "DELETE FROM message_edits WHERE room_id = $1 AND seq = $2",
-            &[&at.room_id, &at.seq],
-        )
-        .await?;
+        // Revoked means gone from the server: the earlier texts of an edited message and its reactions too.
+        for table in ["message_edits", "message_reactions"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE room_id = $1 AND seq = $2"),
+                &[&at.room_id, &at.seq],
+            )
+            .await?;
+        }
         let unpinned = super::keeping::drop_pin(&*tx, user_id, at).await?;
         tx.commit().await?;
         Ok(Revocation {
@@ -623,7 +627,7 @@ impl Store {
                     ORDER BY m.seq LIMIT $4) x
               ORDER BY 1, 2
               LIMIT $4",
-            message_columns("m.body", &hidden_for(1))
+            message_columns("m.body", Some(1))
         );
         let rows = client
             .query(&sql, &[&user_id, &rooms, &seqs, &fetch])
@@ -638,7 +642,7 @@ pub fn page_sql() -> String {
     format!(
         "SELECT {} FROM messages m {QUOTE_JOIN}
           WHERE m.room_id = $1 AND m.seq < $2 AND {} ORDER BY m.seq DESC LIMIT $3",
-        message_columns("m.body", &hidden_for(4)),
+        message_columns("m.body", Some(4)),
         not_cleared_for(4)
     )
 }
@@ -670,7 +674,7 @@ async fn find_by_client_id(
     let sql = format!(
         "SELECT {} FROM messages m {QUOTE_JOIN}
           WHERE m.room_id = $1 AND m.sender_id = $2 AND m.client_msg_id = $3",
-        message_columns("m.body", "false")
+        message_columns("m.body", None)
     );
     Ok(client
         .query_opt(&sql, &[&room_id, &user_id, &client_msg_id])

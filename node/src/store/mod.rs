@@ -15,6 +15,7 @@ pub mod edits;
 pub mod keeping;
 pub mod messages;
 pub mod push;
+pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod search;
@@ -23,7 +24,7 @@ pub mod send_batch;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
-    FileInfo, Message, MessageKind, Quote, SystemEvent, QUOTE_PREVIEW_CHARS,
+    FileInfo, Message, MessageKind, Quote, Reaction, SystemEvent, QUOTE_PREVIEW_CHARS,
 };
 use tokio_postgres::types::Json;
 use tokio_postgres::{GenericClient, Row};
@@ -57,19 +58,27 @@ pub const PREVIEW_CHARS: i32 = 200;
 
 /// The columns of a message `m` as its viewer sees it, in the order [`message_from`] reads them. The query must
 /// join the quoted message as `q` (see [`QUOTE_JOIN`]). `body` is the expression for the body (to cut previews)
-/// and `hidden` a boolean expression saying whether the viewer deleted the message for themselves.
-pub(crate) fn message_columns(body: &str, hidden: &str) -> String {
+/// and `viewer` the query parameter holding the viewer's user id (whether they deleted the message for themselves,
+/// which reactions are theirs); `None` where nothing is hidden and no reaction is marked `mine`.
+pub(crate) fn message_columns(body: &str, viewer: Option<usize>) -> String {
+    let hidden = viewer.map_or_else(|| "false".to_owned(), hidden_for);
+    let viewer = viewer.map_or_else(|| "NULL::text".to_owned(), |n| format!("${n}"));
     format!(
         "m.room_id, m.seq, m.client_msg_id, m.sender_id, m.kind, {body},
          (extract(epoch FROM m.created_at) * 1000)::bigint, m.file, m.system, m.forwarded,
          m.revoked_at IS NOT NULL, {hidden},
          q.seq, q.sender_id, q.kind, left(q.body, {QUOTE_PREVIEW_CHARS}), q.file ->> 'name', q.revoked_at IS NOT NULL,
-         (extract(epoch FROM m.edited_at) * 1000)::bigint, m.change_seq"
+         (extract(epoch FROM m.edited_at) * 1000)::bigint, m.change_seq,
+         (SELECT jsonb_agg(jsonb_build_array(x.emoji, x.n, x.mine) ORDER BY x.first, x.emoji)
+            FROM (SELECT r.emoji, count(*) AS n, coalesce(bool_or(r.user_id = {viewer}), false) AS mine,
+                         min(r.reacted_at) AS first
+                    FROM message_reactions r WHERE r.room_id = m.room_id AND r.seq = m.seq
+                   GROUP BY r.emoji) x)"
     )
 }
 
 /// How many columns [`message_columns`] selects: a query's own columns after them start here.
-pub(crate) const MESSAGE_COLUMNS: usize = 20;
+pub(crate) const MESSAGE_COLUMNS: usize = 21;
 
 /// Joins the message quoted by `m` as `q`.
 pub(crate) const QUOTE_JOIN: &str =
@@ -101,6 +110,7 @@ pub(crate) fn mentions_of(kind: MessageKind, body: &str) -> Vec<String> {
 /// Reads a message from the columns of [`message_columns`] starting at `at`.
 pub(crate) fn message_from(row: &Row, at: usize) -> Message {
     let hidden: bool = row.get(at + 11);
+    let reactions: Option<Json<Vec<(String, i64, bool)>>> = row.get(at + 20);
     let file: Option<Json<FileInfo>> = row.get(at + 7);
     let system: Option<Json<SystemEvent>> = row.get(at + 8);
     let quote_seq: Option<i64> = row.get(at + 12);
@@ -146,6 +156,13 @@ pub(crate) fn message_from(row: &Row, at: usize) -> Message {
         hidden,
         edited_at_ms: row.get(at + 18),
         change_seq: row.get(at + 19),
+        reactions: reactions
+            .map(|r| {
+                r.0.into_iter()
+                    .map(|(emoji, count, mine)| Reaction { emoji, count, mine })
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -6,8 +6,8 @@ use tokio_postgres::{GenericClient, Row};
 
 use super::messages::system_message;
 use super::{
-    active_caller, bad_args, conflict, forbidden, hidden_for, message_columns, message_from,
-    not_found, not_member, require_member, room_not_found, Store, PREVIEW_CHARS, QUOTE_JOIN,
+    active_caller, bad_args, conflict, forbidden, message_columns, message_from, not_found,
+    not_member, require_member, room_not_found, Store, PREVIEW_CHARS, QUOTE_JOIN,
 };
 use crate::error::NodeError;
 
@@ -63,7 +63,7 @@ fn summary_sql(filter: &str) -> String {
                                WHERE m.room_id = r.id AND m.seq = r.last_seq AND m.seq > mm.cleared_seq) lm ON true
           WHERE mm.user_id = $1 {filter}
           ORDER BY r.last_activity DESC, r.id DESC",
-        message_columns(&format!("left(m.body, {PREVIEW_CHARS})"), &hidden_for(1))
+        message_columns(&format!("left(m.body, {PREVIEW_CHARS})"), Some(1))
     )
 }
 

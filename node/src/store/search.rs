@@ -64,7 +64,7 @@ impl Store {
                 AND {cleared}
                 {filters}
               ORDER BY m.seq DESC LIMIT $4",
-            message_columns("m.body", "false"),
+            message_columns("m.body", Some(2)),
             cleared = not_cleared_for(2)
         );
         let rows = client.query(&sql, &params).await?;

@@ -262,6 +262,7 @@ async fn write_together(
             mentions: super::mentions_of(job.content.kind, &job.content.body),
             edited_at_ms: None,
             change_seq: 0,
+            reactions: Vec::new(),
         });
     }
     Ok(results)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sendjay_client::{ClientError, Connection};
 use sendjay_common::error_code::ErrorCode;
-use sendjay_common::protocol::{Call, Message, Push, Reply, SendArgs};
+use sendjay_common::protocol::{Call, Message, MessageRef, Push, Reply, SendArgs};
 
 use super::TestCluster;
 
@@ -82,6 +82,22 @@ pub async fn say(client: &Connection, room: i64, id: &str, body: &str) -> Messag
     }
 }
 
+/// The messages a refusal test needs, sent by `sender` in `room`: seq 1 plain, 2 revoked, 3 deleted by `hider` for
+/// themselves, 4 a system message (the pin of 1).
+pub async fn messages_to_refuse(sender: &Connection, hider: &Connection, room: i64) {
+    for (id, body) in [
+        ("f-1", "plain"),
+        ("f-2", "revoked"),
+        ("f-3", "deleted for one"),
+    ] {
+        say(sender, room, id, body).await;
+    }
+    let at = |seq| MessageRef { room_id: room, seq };
+    ok(sender, Call::Revoke(at(2))).await;
+    ok(hider, Call::DeleteForMe(at(3))).await;
+    ok(sender, Call::PinMessage(at(1))).await;
+}
+
 impl TestCluster {
     /// Makes a user an admin.
     pub async fn make_admin(&self, user: &str) {
@@ -114,7 +130,7 @@ impl TestCluster {
 
     /// A fingerprint of everything a refused call must leave alone: rooms (with their options), members, read and cleared cursors,
     /// messages (with edits and change counters), hidden marks, settings, passkeys, retirements, push subscriptions, saved and
-    /// pinned messages, earlier texts of edited messages.
+    /// pinned messages, earlier texts of edited messages, reactions.
     pub async fn fingerprint(&self) -> String {
         let row = self
             .db()
@@ -129,7 +145,8 @@ impl TestCluster {
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, device, provider, address), ',' ORDER BY user_id, device) FROM push_devices), '')
                      || coalesce((SELECT string_agg(concat_ws('|', user_id, room_id, seq), ',' ORDER BY user_id, room_id, seq) FROM saved_messages), '')
                      || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, pinned_by), ',' ORDER BY room_id, seq) FROM pinned_messages), '')
-                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, edited_by, old_body), ',' ORDER BY room_id, seq, edited_at) FROM message_edits), ''))",
+                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, edited_by, old_body), ',' ORDER BY room_id, seq, edited_at) FROM message_edits), '')
+                     || coalesce((SELECT string_agg(concat_ws('|', room_id, seq, emoji, user_id), ',' ORDER BY room_id, seq, emoji, user_id) FROM message_reactions), ''))",
                 &[],
             )
             .await

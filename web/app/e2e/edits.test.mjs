@@ -2,6 +2,7 @@
 // (on the other node) sees the new text live with the "edited" mark; then dave's connection is cut and held down
 // (Playwright's WebSocket route closes it and refuses reconnects) while alice edits again, so the `edited` push
 // cannot reach him: when he is let back, his client's `sync` with its change cursor brings the edit, shown once.
+// Reactions: a click reacts, the other member sees the count live and who reacted, a second click takes it back.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -92,4 +93,48 @@ test('an edit shows live with its mark, and reaches a reader who was away throug
   await waitForMessages(alice, (t) => count(t, 'see you in C') === 1);
   await alice.context().close();
   await daveContext.close();
+});
+
+test('reactions: one click reacts, the other member sees the count live, a second click takes it back', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(alice, 'General');
+  await openRoom(dave, 'General');
+  await send(dave, 'the build is green');
+  await waitForMessages(alice, (t) => count(t, 'the build is green') === 1);
+
+  // Alice reacts with 🎉 from the offered emoji; dave sees the chip with 1, not pressed (it is not his).
+  await row(alice, 'the build is green').getByRole('button', { name: 'React', exact: true }).click();
+  await row(alice, 'the build is green').getByRole('button', { name: 'React with 🎉' }).click();
+  const alicesChip = row(alice, 'the build is green').locator('button.reaction', { hasText: '🎉' });
+  await alicesChip.filter({ hasText: '1' }).waitFor();
+  assert.equal(await alicesChip.getAttribute('aria-pressed'), 'true');
+  const davesChip = row(dave, 'the build is green').locator('button.reaction', { hasText: '🎉' });
+  await davesChip.filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+  assert.equal(await davesChip.getAttribute('aria-pressed'), 'false');
+
+  // Dave joins in by clicking the chip: 2 on both screens; hovering names who reacted.
+  await davesChip.click();
+  await alicesChip.filter({ hasText: '2' }).waitFor({ timeout: 10_000 });
+  await davesChip.filter({ hasText: '2' }).waitFor();
+  assert.equal(await davesChip.getAttribute('aria-pressed'), 'true');
+  await alicesChip.hover();
+  await alice.waitForFunction(() => document.querySelector('button.reaction.mine')?.getAttribute('title')?.includes('dave'), null, { timeout: 5_000 });
+  assert.equal(await alicesChip.getAttribute('title'), 'alice, dave');
+  await screenshot(alice, 'reactions');
+
+  // Alice takes hers back: 1 again at dave's, her chip no longer pressed; after a reload the state is the same.
+  await alicesChip.click();
+  await davesChip.filter({ hasText: '1' }).waitFor({ timeout: 10_000 });
+  assert.equal(await alicesChip.getAttribute('aria-pressed'), 'false');
+  await alice.reload();
+  await alice.locator('#room-title', { hasText: 'General' }).waitFor();
+  await alice.locator('.history-edge').waitFor();
+  const reloaded = row(alice, 'the build is green').locator('button.reaction', { hasText: '🎉' });
+  await reloaded.filter({ hasText: '1' }).waitFor();
+  assert.equal(await reloaded.getAttribute('aria-pressed'), 'false');
+  await alice.context().close();
+  await dave.context().close();
 });

@@ -389,6 +389,17 @@ export class SendjayClient {
     return (await this.request('edit_message', { room_id: roomId, seq, body })).message;
   }
 
+  /** Reacts to a message with `emoji` (§6.18), or takes the reaction back with `on = false`; the held copy follows. */
+  async react(roomId: number, seq: number, emoji: string, on = true): Promise<Message> {
+    return (await this.request(on ? 'add_reaction' : 'remove_reaction', { room_id: roomId, seq, emoji })).message;
+  }
+
+  /** Who reacted to a message with `emoji`, first reactor first (at most 1 000), and how many in all. */
+  async reactors(roomId: number, seq: number, emoji: string): Promise<{ userIds: string[]; count: number }> {
+    const r = await this.request('reactors', { room_id: roomId, seq, emoji });
+    return { userIds: r.user_ids, count: r.count };
+  }
+
   async clearRoom(roomId: number): Promise<number> {
     return (await this.request('clear_room', { room_id: roomId })).cleared_seq;
   }
@@ -559,6 +570,11 @@ export class SendjayClient {
       case 'edited':
         this.onEdited(push.message);
         break;
+      case 'reaction': {
+        const t = this.timelines.get(push.room_id);
+        if (t?.react(push, this.userId) === true) this.events.emit('room', { roomId: push.room_id });
+        break;
+      }
       case 'revoked':
       case 'hidden':
         this.onRevokedOrHidden(push.event, push.room_id, push.seq);
@@ -739,7 +755,7 @@ export class SendjayClient {
     }
     if (op === 'delete_for_me') this.onRevokedOrHidden('hidden', r['room_id'] as number, r['seq'] as number);
     if (op === 'revoke') this.onRevokedOrHidden('revoked', r['room_id'] as number, r['seq'] as number);
-    if (op === 'edit_message') this.onEdited(r['message'] as Message);
+    if (op === 'edit_message' || op === 'add_reaction' || op === 'remove_reaction') this.onEdited(r['message'] as Message);
     if (op === 'leave') {
       void this.runSync().catch(() => undefined);
     }

@@ -24,6 +24,27 @@ export interface Message {
   edited_at_ms?: number | null;
   /** The room's change counter at the message's latest edit or revoke; 0 when never (§6.6). A copy with a lower one is older. */
   change_seq?: number;
+  /** Emoji members reacted with, in first-use order, with counts and whether the viewer is among them (§6.18; absent from older nodes). */
+  reactions?: Reaction[];
+}
+
+/** One emoji on a message, as the viewer sees it (§6.18). */
+export interface Reaction {
+  emoji: string;
+  count: number;
+  mine: boolean;
+}
+
+/** A member reacted to a message or took it back (§7 `reaction`): the emoji's count now. */
+export interface ReactionEvent {
+  event: 'reaction';
+  room_id: number;
+  seq: number;
+  user_id: string;
+  emoji: string;
+  on: boolean;
+  count: number;
+  change_seq: number;
 }
 
 /** The kinds a message may have; unknown kinds are shown as system notices. */
@@ -291,6 +312,12 @@ export interface Ops {
     result: { op: 'forward'; message: Message; duplicate: boolean };
   };
   revoke: { args: { room_id: number; seq: number }; result: { op: 'revoke'; room_id: number; seq: number } };
+  add_reaction: { args: { room_id: number; seq: number; emoji: string }; result: { op: 'add_reaction'; message: Message; changed: boolean } };
+  remove_reaction: { args: { room_id: number; seq: number; emoji: string }; result: { op: 'remove_reaction'; message: Message; changed: boolean } };
+  reactors: {
+    args: { room_id: number; seq: number; emoji: string };
+    result: { op: 'reactors'; room_id: number; seq: number; emoji: string; user_ids: string[]; count: number };
+  };
   edit_message: {
     args: { room_id: number; seq: number; body: string };
     result: { op: 'edit_message'; message: Message; edited: boolean };
@@ -398,6 +425,7 @@ export type Push =
   | { event: 'revoked'; room_id: number; seq: number }
   | { event: 'hidden'; room_id: number; seq: number }
   | { event: 'edited'; message: Message }
+  | ReactionEvent
   | { event: 'typing'; room_id: number; user_id: string }
   | { event: 'presence'; user_id: string; web: boolean; mobile: boolean }
   | AbsenceEvent

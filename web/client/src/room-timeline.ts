@@ -5,7 +5,7 @@
 // messages once and in seq order, whatever order pushes, replies and sync pages bring them in. Older pages loaded
 // with `history` lie below the starting point: they fill the window but are never delivered as new.
 
-import type { Message } from './protocol.js';
+import type { Message, ReactionEvent } from './protocol.js';
 
 /** What storing some messages did. */
 export interface StoreOutcome {
@@ -142,6 +142,29 @@ export class RoomTimeline {
     return true;
   }
 
+  /**
+   * Applies a `reaction` push to the held message: the emoji's count now, and `mine` when the reactor is `selfId`.
+   * A push no newer than the held copy (by `change_seq`) is ignored. Returns true when the message changed.
+   */
+  react(push: ReactionEvent, selfId: string): boolean {
+    const held = this.bySeq.get(push.seq);
+    if (held === undefined || push.room_id !== this.roomId || push.change_seq <= (held.change_seq ?? 0) || held.revoked) return false;
+    const reactions = [...(held.reactions ?? [])];
+    const i = reactions.findIndex((r) => r.emoji === push.emoji);
+    const old = i >= 0 ? reactions[i] : undefined;
+    const mine = push.user_id === selfId ? push.on : (old?.mine ?? false);
+    if (push.count <= 0) {
+      if (i >= 0) reactions.splice(i, 1);
+    } else if (old !== undefined) {
+      reactions[i] = { emoji: push.emoji, count: push.count, mine };
+    } else {
+      reactions.push({ emoji: push.emoji, count: push.count, mine });
+    }
+    this.bySeq.set(push.seq, { ...held, reactions, change_seq: push.change_seq });
+    this.sorted = undefined;
+    return true;
+  }
+
   /** Marks a message revoked (the `revoked` push): body and file dropped. Returns true when it was held. */
   revoke(seq: number): boolean {
     this.sorted = undefined;
@@ -215,7 +238,8 @@ function sameMessage(a: Message, b: Message): boolean {
     a.hidden === b.hidden &&
     a.body === b.body &&
     a.reply_to?.revoked === b.reply_to?.revoked &&
-    (a.edited_at_ms ?? null) === (b.edited_at_ms ?? null)
+    (a.edited_at_ms ?? null) === (b.edited_at_ms ?? null) &&
+    (a.change_seq ?? 0) === (b.change_seq ?? 0)
   );
 }
 

@@ -112,4 +112,25 @@ describe('RoomTimeline', () => {
     t.changedTo(2);
     expect(t.changeCursor).toBe(4);
   });
+
+  it('applies reaction pushes newer than the held copy: counts, mine, first-use order, gone at zero', () => {
+    const t = new RoomTimeline(7, 0);
+    t.store([msg(7, 1, { change_seq: 0 })]);
+    const push = (user_id: string, emoji: string, on: boolean, count: number, change_seq: number) =>
+      ({ event: 'reaction', room_id: 7, seq: 1, user_id, emoji, on, count, change_seq }) as const;
+    expect(t.react(push('bob', '👍', true, 1, 1), 'alice')).toBe(true);
+    expect(t.react(push('alice', '🎉', true, 1, 2), 'alice')).toBe(true);
+    expect(t.react(push('alice', '👍', true, 2, 3), 'alice')).toBe(true);
+    expect(t.get(1)?.reactions).toEqual([
+      { emoji: '👍', count: 2, mine: true },
+      { emoji: '🎉', count: 1, mine: true },
+    ]);
+    // A late or repeated push changes nothing.
+    expect(t.react(push('bob', '👍', true, 1, 1), 'alice')).toBe(false);
+    expect(t.react(push('alice', '🎉', false, 0, 4), 'alice')).toBe(true);
+    expect(t.get(1)?.reactions).toEqual([{ emoji: '👍', count: 2, mine: true }]);
+    expect(t.get(1)?.change_seq).toBe(4);
+    // Not held: nothing to apply it to.
+    expect(t.react({ ...push('bob', '👍', true, 1, 9), seq: 2 }, 'alice')).toBe(false);
+  });
 });

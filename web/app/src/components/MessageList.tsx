@@ -21,6 +21,9 @@ export interface RowActions {
   onRevoke: (m: Message) => void;
   /** Edits the user's own message; rejects with the server's error (shown in the editor). */
   onEdit: (m: Message, body: string) => Promise<void>;
+  /** Adds (`on`) or takes back the user's reaction, and names who reacted with an emoji. */
+  onReact: (m: Message, emoji: string, on: boolean) => void;
+  whoReacted: (m: Message, emoji: string) => Promise<string>;
   onDelete: (m: Message) => void;
   onForward: (m: Message) => void;
   onShowUnread: (m: Message) => void;

@@ -5,12 +5,14 @@ import { shortTime, systemText } from '../message-text.ts';
 import { FileAttachment } from './FileAttachment.tsx';
 import { ImageThumbnail } from './ImageThumbnail.tsx';
 import { MessageEditor } from './MessageEditor.tsx';
+import { ReactionBar } from './ReactionBar.tsx';
 import type { RowActions } from './MessageList.tsx';
 
 /** One message: a system line, or a bubble with sender, quote, text, time, "not read by N" and its actions. */
 export function MessageRow(props: { message: Message; showSender: boolean; actions: RowActions }) {
   const { message: m, actions } = props;
   const [editing, setEditing] = useState(false);
+  const [offering, setOffering] = useState(false);
   if (m.kind === 'system') {
     return <p class="message system">{systemText(m)}</p>;
   }
@@ -38,6 +40,15 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
           (m.revoked || m.file === null || m.body !== '') && <p class={m.revoked ? 'body revoked' : 'body'}>{m.revoked ? t.revokedMessage : m.body}</p>
         )}
       </div>
+      {!m.revoked && (
+        <ReactionBar
+          message={m}
+          offering={offering}
+          onOffered={() => setOffering(false)}
+          onReact={(emoji, on) => actions.onReact(m, emoji, on)}
+          whoReacted={(emoji) => actions.whoReacted(m, emoji)}
+        />
+      )}
       <p class="meta">
         {unread !== undefined && unread > 0 && (
           <button type="button" class="unread-count" aria-label={t.notReadByLabel(unread)} onClick={() => actions.onShowUnread(m)}>
@@ -52,6 +63,9 @@ export function MessageRow(props: { message: Message; showSender: boolean; actio
         )}
         {!m.revoked && (
           <span class="row-actions">
+            <button type="button" class="link" aria-expanded={offering} onClick={() => setOffering(!offering)}>
+              {t.react}
+            </button>
             <button type="button" class="link" onClick={() => actions.onReply(m)}>
               {t.reply}
             </button>

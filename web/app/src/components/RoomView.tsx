@@ -113,6 +113,11 @@ export function RoomView(props: { client: SendjayClient; roomId: number; watchin
     unreadOf: (seq) => client.unreadCount(roomId, seq),
     onReply: (m) => setQuote(m),
     onRevoke: (m) => void client.request('revoke', { room_id: roomId, seq: m.seq }).catch((e: unknown) => setError(String(e))),
+    onReact: (m, emoji, on) => void client.react(roomId, m.seq, emoji, on).catch((e: unknown) => setError(String(e))),
+    whoReacted: async (m, emoji) => {
+      const { userIds, count } = await client.reactors(roomId, m.seq, emoji);
+      return t.whoReacted(userIds.slice(0, 20), count - Math.min(count, 20));
+    },
     onEdit: async (m, body) => {
       await client.editMessage(roomId, m.seq, body);
     },
