@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0012_reactions.sql",
         sql: include_str!("../../migrations/0012_reactions.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_vibration.sql",
+        sql: include_str!("../../migrations/0013_vibration.sql"),
+    },
 ];
 
 /// A migration run failed.

@@ -688,7 +688,7 @@ pub struct SmokeArgs {
 }
 
 /// The smoke scenarios, built in (the same files as `loadtest/scenarios/smoke/*.toml`).
-pub const SMOKE: [(&str, &str); 7] = [
+pub const SMOKE: [(&str, &str); 9] = [
     (
         "idle-connections",
         include_str!("../scenarios/smoke/idle-connections.toml"),
@@ -700,6 +700,14 @@ pub const SMOKE: [(&str, &str); 7] = [
     (
         "room-fanout",
         include_str!("../scenarios/smoke/room-fanout.toml"),
+    ),
+    (
+        "room-edits",
+        include_str!("../scenarios/smoke/room-edits.toml"),
+    ),
+    (
+        "room-reactions",
+        include_str!("../scenarios/smoke/room-reactions.toml"),
     ),
     (
         "small-rooms",

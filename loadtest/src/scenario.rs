@@ -98,6 +98,11 @@ pub struct Scenario {
     /// Body size in bytes (at least the embedded timestamp).
     #[serde(default = "d_body")]
     pub body_bytes: usize,
+    /// room-fanout: what each tick does instead of sending a message — `"edit"` (the room's first member edits
+    /// one message of theirs, the `edited` push carries the timestamp) or `"react"` (they add a reaction whose emoji
+    /// is the tick's number to one of their messages, 20 per message); empty: send messages.
+    #[serde(default)]
+    pub change: String,
     /// Seconds to wait for outstanding deliveries after the last send.
     #[serde(default = "d_drain")]
     pub drain_secs: f64,

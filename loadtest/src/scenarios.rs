@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 use rand::seq::SliceRandom;
-use sendjay_common::protocol::{Call, Push, Reply, SendArgs};
+use sendjay_common::protocol::{
+    Call, EditMessageArgs, Push, ReactionArgs, Reply, SendArgs, MAX_REACTIONS_PER_MESSAGE,
+};
 
 use crate::report::NodeReport;
 use crate::run::{close_all, connect_all, device, Confirm, Ctx, Dial};
@@ -254,6 +256,8 @@ pub(crate) struct Ledger {
     pub(crate) delivered: Vec<AtomicU32>,
     pub(crate) acked: Vec<AtomicBool>,
     pub(crate) sent: Vec<AtomicBool>,
+    /// When each tick was meant to happen (µs since start): reaction pushes carry only their index.
+    pub(crate) intended_us: Vec<AtomicU64>,
 }
 
 impl Ledger {
@@ -263,6 +267,7 @@ impl Ledger {
             delivered: (0..n).map(|_| AtomicU32::new(0)).collect(),
             acked: (0..n).map(|_| AtomicBool::new(false)).collect(),
             sent: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            intended_us: (0..n).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
@@ -318,14 +323,32 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
             let mut seen: HashSet<u64> = HashSet::new();
             let mut rx = client.pushes.lock().await;
             while let Some(push) = rx.recv().await {
-                let Push::Message { message } = push else {
-                    continue;
-                };
-                let Some((index, intended_us)) = parse_body(&message.body, &ctx.tag) else {
-                    continue;
+                // A tick's push: the message (or its edit) carries index and time; a reaction its index.
+                let (index, intended_us, from) = match push {
+                    Push::Message { message } | Push::Edited { message } => {
+                        let Some((index, intended_us)) = parse_body(&message.body, &ctx.tag) else {
+                            continue;
+                        };
+                        (index, intended_us, message.sender_id)
+                    }
+                    Push::Reaction {
+                        emoji,
+                        user_id,
+                        on: true,
+                        ..
+                    } => {
+                        let Some(index) = emoji.parse::<u64>().ok() else {
+                            continue;
+                        };
+                        let Some(at) = ledger.intended_us.get(index as usize) else {
+                            continue;
+                        };
+                        (index, at.load(Ordering::Relaxed), user_id)
+                    }
+                    _ => continue,
                 };
                 let now = ctx.rec.now_us();
-                if message.sender_id == me {
+                if from == me {
                     echoes.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -345,6 +368,58 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
         }));
     }
     ctx.rec.set_phase("settle");
+    let changing = match s.change.as_str() {
+        "" => false,
+        "edit" | "react" => true,
+        other => {
+            return Err(format!(
+                "change = {other:?}: use \"edit\", \"react\" or leave it out"
+            ))
+        }
+    };
+    if changing && s.closed_loop {
+        return Err(format!(
+            "change = {:?} needs an open loop: set `rate` and `closed_loop = false`",
+            s.change
+        ));
+    }
+    // Changes need messages to change: the room's first member writes them (one to edit, or one per 20 reactions).
+    let per_room = max_messages.div_ceil(rooms.len().max(1));
+    let anchors_per_room = if s.change == "react" {
+        per_room.div_ceil(MAX_REACTIONS_PER_MESSAGE)
+    } else {
+        1
+    };
+    let mut anchors: HashMap<i64, Vec<i64>> = HashMap::new();
+    if changing {
+        for (room, members) in &rooms {
+            let Some(client) = clients.get(&members[0]) else {
+                return Err(format!(
+                    "room {room}: its first member is not connected; nothing to {}",
+                    s.change
+                ));
+            };
+            for a in 0..anchors_per_room {
+                let args = SendArgs {
+                    room_id: *room,
+                    client_msg_id: format!("lt-{}-anchor-{a}", ctx.tag),
+                    body: format!("loadtest: {} target {a}", s.change),
+                };
+                match client.call(Call::Send(args)).await {
+                    Ok(Reply::Send { message, .. }) => {
+                        anchors.entry(*room).or_default().push(message.seq)
+                    }
+                    other => {
+                        return Err(format!(
+                            "room {room}: writing the messages to {} failed: {other:?}",
+                            s.change
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    let anchors = Arc::new(anchors);
     tokio::time::sleep(secs(s.settle_secs)).await;
 
     // Who sends message i, and who should receive it.
@@ -355,7 +430,8 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
         let clients = clients.clone();
         move |i: u64| -> Option<(i64, u32, u32)> {
             let (room, members) = &rooms[(i % rooms.len() as u64) as usize];
-            let k = members.len() as u64;
+            // Changes come from the member who wrote the messages (only the sender may edit).
+            let k = if changing { 1 } else { members.len() as u64 };
             let turn = i / rooms.len() as u64;
             let sender = (0..k)
                 .map(|j| members[((turn + j) % k) as usize])
@@ -367,6 +443,7 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
             Some((*room, sender, receivers))
         }
     };
+    let ctx_rooms = rooms.len();
     let send_one = {
         let ctx = ctx.clone();
         let ledger = ledger.clone();
@@ -376,21 +453,39 @@ async fn room_fanout(ctx: Arc<Ctx>) -> Result<(), String> {
             let ledger = ledger.clone();
             let clients = clients.clone();
             let pick = pick.clone();
+            let anchors = anchors.clone();
             async move {
                 let Some((room_id, sender, receivers)) = pick(i) else {
                     ctx.rec.error("send:no_live_sender");
                     return;
                 };
                 ledger.expected[i as usize].store(receivers, Ordering::Relaxed);
+                ledger.intended_us[i as usize].store(intended_us, Ordering::Relaxed);
                 ledger.sent[i as usize].store(true, Ordering::Relaxed);
                 ctx.rec.counters.sent.fetch_add(1, Ordering::Relaxed);
-                let args = SendArgs {
-                    room_id,
-                    client_msg_id: format!("lt-{}-{i}", ctx.tag),
-                    body: body(&ctx.tag, i, intended_us, ctx.scenario.body_bytes),
+                let text = body(&ctx.tag, i, intended_us, ctx.scenario.body_bytes);
+                let turn = (i / ctx_rooms as u64) as usize;
+                let call = match ctx.scenario.change.as_str() {
+                    "edit" => Call::EditMessage(EditMessageArgs {
+                        room_id,
+                        seq: anchors[&room_id][0],
+                        body: text,
+                    }),
+                    "react" => Call::AddReaction(ReactionArgs {
+                        room_id,
+                        seq: anchors[&room_id][turn / MAX_REACTIONS_PER_MESSAGE],
+                        emoji: i.to_string(),
+                    }),
+                    _ => Call::Send(SendArgs {
+                        room_id,
+                        client_msg_id: format!("lt-{}-{i}", ctx.tag),
+                        body: text,
+                    }),
                 };
-                match clients[&sender].call(Call::Send(args)).await {
-                    Ok(Reply::Send { .. }) => {
+                match clients[&sender].call(call).await {
+                    Ok(
+                        Reply::Send { .. } | Reply::EditMessage { .. } | Reply::AddReaction { .. },
+                    ) => {
                         ctx.rec.record(Lat::Ack, intended.elapsed());
                         ledger.acked[i as usize].store(true, Ordering::Relaxed);
                         ctx.rec.counters.acked.fetch_add(1, Ordering::Relaxed);

@@ -97,7 +97,8 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
             "0009_keeping.sql",
             "0010_room_options.sql",
             "0011_edits.sql",
-            "0012_reactions.sql"
+            "0012_reactions.sql",
+            "0013_vibration.sql"
         ]
     );
     let rows = client

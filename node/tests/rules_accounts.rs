@@ -252,6 +252,7 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
         &web,
         Call::SetSettings(SettingsPatch {
             sound_off: Some(true),
+            vibration_off: Some(true),
             hide_body: Some(true),
             notify_from: Some("08:30".into()),
             notify_to: Some("19:00".into()),
@@ -266,6 +267,7 @@ async fn settings_are_stored_returned_and_shared_with_the_other_device() {
     };
     let expected = Settings {
         sound_off: true,
+        vibration_off: true,
         hide_body: true,
         notify_from: Some("08:30".into()),
         notify_to: Some("19:00".into()),

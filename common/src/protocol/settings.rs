@@ -31,6 +31,9 @@ pub struct SettingsPatch {
     /// Web only: open the messenger in its own tab instead of embedded in the portal page.
     #[serde(default)]
     pub web_standalone: Option<bool>,
+    /// Mobile: notifications without vibration.
+    #[serde(default)]
+    pub vibration_off: Option<bool>,
 }
 
 /// Arguments of `set_mobile_installed`.
@@ -59,4 +62,7 @@ pub struct Settings {
     pub time_zone: String,
     /// Web only: open the messenger in its own tab.
     pub web_standalone: bool,
+    /// Mobile: notifications without vibration (the seed's 진동 끔). Absent from older nodes: false.
+    #[serde(default)]
+    pub vibration_off: bool,
 }

@@ -39,6 +39,7 @@ fn main() {
             seq: 7,
         }],
         limit: Some(100),
+        changes: Vec::new(),
     };
     let calls = [
         ("ping", Call::Ping),

@@ -30,11 +30,13 @@ fn settings_from(row: &Row) -> Settings {
         notify_to: hhmm(row.get(5)),
         web_standalone: row.get(6),
         time_zone: row.get(7),
+        vibration_off: row.get(8),
     }
 }
 
 const SETTINGS_COLUMNS: &str =
-    "notifications_off, sound_off, hide_body, hide_sender, notify_from, notify_to, web_standalone, time_zone";
+    "notifications_off, sound_off, hide_body, hide_sender, notify_from, notify_to, web_standalone, time_zone,
+     vibration_off";
 
 /// Whether `zone` looks like an IANA time zone name (`Asia/Seoul`, `America/Argentina/Buenos_Aires`, `UTC`,
 /// `Etc/GMT+9`) or is `""`. Nodes do not carry the zone database: a well-formed but unknown name is stored, and
@@ -199,9 +201,10 @@ impl Store {
             .query_one(
                 &format!(
                     "INSERT INTO user_settings AS s (user_id, notifications_off, sound_off, hide_body, hide_sender,
-                                                     notify_from, notify_to, web_standalone, time_zone)
+                                                     notify_from, notify_to, web_standalone, time_zone,
+                                                     vibration_off)
                      VALUES ($1, coalesce($2, false), coalesce($3, false), coalesce($4, false), coalesce($5, false),
-                             $7, $8, coalesce($9, false), coalesce($10, ''))
+                             $7, $8, coalesce($9, false), coalesce($10, ''), coalesce($11, false))
                      ON CONFLICT (user_id) DO UPDATE SET
                         notifications_off = coalesce($2, s.notifications_off),
                         sound_off = coalesce($3, s.sound_off),
@@ -211,6 +214,7 @@ impl Store {
                         notify_to = CASE WHEN $6 THEN $8 ELSE s.notify_to END,
                         web_standalone = coalesce($9, s.web_standalone),
                         time_zone = coalesce($10, s.time_zone),
+                        vibration_off = coalesce($11, s.vibration_off),
                         updated_at = now()
                      RETURNING {SETTINGS_COLUMNS}"
                 ),
@@ -225,6 +229,7 @@ impl Store {
                     &to,
                     &patch.web_standalone,
                     &patch.time_zone,
+                    &patch.vibration_off,
                 ],
             )
             .await?;

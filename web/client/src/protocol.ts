@@ -178,6 +178,8 @@ export interface PresenceInfo {
 export interface Settings {
   notifications_off: boolean;
   sound_off: boolean;
+  /** Mobile: notifications without vibration (absent from older nodes). */
+  vibration_off?: boolean;
   hide_body: boolean;
   hide_sender: boolean;
   web_standalone: boolean;
