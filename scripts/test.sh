@@ -192,7 +192,7 @@ loadtest_smoke() { # every loadtest scenario's smoke version, thresholds decide
 }
 
 all_stopped() {
-    local f pid bad=0 pids=()
+    local f pid program bad=0 pids=()
     for f in "$SMOKE"/pids/*.pid; do
         [ -e "$f" ] && pids+=("$(basename "$f" .pid):$(cat "$f")")
     done
@@ -201,8 +201,17 @@ all_stopped() {
     cat "$SMOKE/stop.out"
     for f in "${pids[@]}"; do
         pid=${f#*:}
-        if pid_alive "$pid"; then
-            echo "still running: ${f%%:*} PID $pid"
+        # By program, not PID alone: after a PID wrap-around (the cargo tests start thousands of processes) a
+        # stopped process's PID can already belong to another program.
+        case ${f%%:*} in
+        node-*) program=sendjay-node ;;
+        router) program=sendjay-router ;;
+        redis) program=redis-server ;;
+        postgres) program=postgres ;;
+        *) program= ;;
+        esac
+        if pid_is "$pid" "$program"; then
+            echo "still running: ${f%%:*} PID $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120))"
             bad=1
         fi
     done
