@@ -201,8 +201,9 @@ all_stopped() {
     cat "$SMOKE/stop.out"
     for f in "${pids[@]}"; do
         pid=${f#*:}
-        # By program, not PID alone: after a PID wrap-around (the cargo tests start thousands of processes) a
-        # stopped process's PID can already belong to another program.
+        # By program, not PID alone: the cargo tests start thousands of processes and threads (pid_max is often
+        # 32 768), so a stopped process's PID can soon belong to another program (pid_alive already ignores a
+        # thread of another process whose id equals it).
         case ${f%%:*} in
         node-*) program=sendjay-node ;;
         router) program=sendjay-router ;;

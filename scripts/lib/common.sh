@@ -185,12 +185,16 @@ pid_is() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
 }
 
-# pid_alive PID — true when PID runs (a zombie, exited but not yet reaped by its parent, counts as gone).
+# pid_alive PID — true when PID runs (a zombie, exited but not yet reaped by its parent, counts as gone). A thread
+# of another process whose thread id happens to equal PID (thread ids share the PID space, and pid_max is often
+# 32 768) is not PID: `kill -0` and /proc/PID answer for threads too, so the thread group id must be PID itself.
 pid_alive() {
-    local state
+    local state tgid
     kill -0 "$1" 2>/dev/null || return 1
     state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
-    [ "$state" != Z ]
+    [ "$state" != Z ] || return 1
+    tgid=$(sed -n 's/^Tgid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
+    [ -z "$tgid" ] || [ "$tgid" = "$1" ]
 }
 
 # wait_gone PID SECONDS — waits until PID has exited; false if it is still there after SECONDS.
