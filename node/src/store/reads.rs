@@ -6,7 +6,7 @@ use tokio_postgres::GenericClient;
 
 use super::messages::page_sql;
 use super::rooms::{room_summary_sql, summary_from};
-use super::{cut_to_page_bytes, message_from, not_found, require_member, Store};
+use super::{not_found, page_of, require_member, Store};
 use crate::error::NodeError;
 
 /// Unread counts of a window: `$1` room; `window` selects the window's `seq, sender_id` from `messages`.
@@ -184,14 +184,7 @@ impl Store {
             return Err(super::not_member(room_id));
         };
         let cursor = cursor_from(&marked);
-        let rows = page?;
-        let mut has_more = rows.len() > limit as usize;
-        let mut messages: Vec<Message> = rows
-            .iter()
-            .take(limit as usize)
-            .map(|r| message_from(r, 0))
-            .collect();
-        has_more |= cut_to_page_bytes(&mut messages);
+        let (messages, has_more) = page_of(&page?, limit);
         let mut counts: Vec<SeqCount> = counted?
             .iter()
             .rev()
