@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0013_vibration.sql",
         sql: include_str!("../../migrations/0013_vibration.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_send_path.sql",
+        sql: include_str!("../../migrations/0014_send_path.sql"),
+    },
 ];
 
 /// A migration run failed.

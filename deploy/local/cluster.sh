@@ -253,11 +253,18 @@ if [ ! -f "$PG_DATA/PG_VERSION" ]; then
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 200
+include_if_exists = 'sendjay-tuning.conf'
 EOF
     say "initialised a new database cluster in $PG_DATA"
 else
     say "reusing the data in $PG_DATA (--fresh starts over)"
+    grep -q "sendjay-tuning.conf" "$PG_DATA/postgresql.conf" ||
+        echo "include_if_exists = 'sendjay-tuning.conf'" >>"$PG_DATA/postgresql.conf"
 fi
+# The write-path settings of docs/operations.md "PostgreSQL settings", copied at every start so a reused data
+# directory gets the current ones. Durable: every commit is flushed before its ack (no synchronous_commit = off).
+cp "$ROOT/deploy/postgres/sendjay-tuning.conf" "$PG_DATA/sendjay-tuning.conf"
+is_root && chown postgres:postgres "$PG_DATA/sendjay-tuning.conf"
 touch "$PG_BASE/postgres.log"
 is_root && chown postgres:postgres "$PG_BASE/postgres.log"
 ln -sfn "$PG_BASE/postgres.log" "$LOGS/postgres.log"

@@ -151,6 +151,10 @@ pub struct NodeConfig {
     /// Seconds between sweeper runs (each node runs one; rows are shared out with SKIP LOCKED).
     #[arg(long, env = "SENDJAY_FILES_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub files_sweep_interval_secs: u64,
+    /// Milliseconds between search indexer rounds: how long after a send its search key is written (search
+    /// finds the message before that too, by reading the room's unindexed messages directly).
+    #[arg(long, env = "SENDJAY_SEARCH_INDEX_INTERVAL_MS", default_value_t = 250)]
+    pub search_index_interval_ms: u64,
     /// Seconds a signed download URL (for `<img>` and `<video>`) stays valid.
     #[arg(long, env = "SENDJAY_FILES_URL_TTL_SECS", default_value_t = 300)]
     pub files_url_ttl_secs: u64,
@@ -352,6 +356,9 @@ impl NodeConfig {
         }
         if self.files_retention_days == 0 {
             return bad("SENDJAY_FILES_RETENTION_DAYS", "must be at least 1");
+        }
+        if self.search_index_interval_ms == 0 {
+            return bad("SENDJAY_SEARCH_INDEX_INTERVAL_MS", "must be at least 1");
         }
         if self.files_sweep_interval_secs == 0 || self.files_url_ttl_secs == 0 {
             return bad(

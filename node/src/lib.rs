@@ -24,6 +24,7 @@ pub mod presence_watch;
 pub mod registry;
 pub mod request_budget;
 pub mod ring;
+pub mod search_indexer;
 pub mod server;
 pub mod session_repair;
 pub mod sessions;
@@ -276,6 +277,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     tasks.push(tokio::spawn(keep_alive(ctx.clone())));
     tasks.push(tokio::spawn(session_repair::follow_redis(ctx.clone())));
     tasks.push(tokio::spawn(files::sweeper::run(ctx.clone())));
+    tasks.push(tokio::spawn(search_indexer::run(ctx.clone())));
     if ctx.notifications.enabled() && ctx.config.notify_worker {
         tasks.push(tokio::spawn(notify::worker::run(ctx.clone())));
     }

@@ -88,6 +88,10 @@ pub const DB_POOL_WAIT_SECONDS: &str = "sendjay_db_pool_wait_duration_seconds";
 pub const DB_SEND_BATCH_SIZE: &str = "sendjay_db_send_batch_size";
 /// Send batch attempts that failed as a whole (tried once more, then written one send at a time).
 pub const DB_SEND_BATCH_RETRIED: &str = "sendjay_db_send_batches_retried_total";
+/// Messages whose search keys the search indexer wrote.
+pub const SEARCH_KEYS_WRITTEN: &str = "sendjay_search_keys_written_total";
+/// Indexer rounds that failed (the rooms stay behind until the next sweep).
+pub const SEARCH_INDEX_FAILURES: &str = "sendjay_search_index_failures_total";
 /// Buckets of [`DB_SEND_BATCH_SIZE`] (up to `store::send_batch::MAX_BATCH`).
 const BATCH_BUCKETS: [f64; 8] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
 /// Redis command latency, by command.
@@ -325,6 +329,14 @@ fn describe() {
         DB_SEND_BATCH_RETRIED,
         "Send batch attempts that failed as a whole (tried once more, then written one send at a time)."
     );
+    describe_counter!(
+        SEARCH_KEYS_WRITTEN,
+        "Messages whose search keys the search indexer wrote."
+    );
+    describe_counter!(
+        SEARCH_INDEX_FAILURES,
+        "Search indexer rounds that failed (the rooms stay behind until the next sweep)."
+    );
     describe_histogram!(
         REDIS_COMMAND_SECONDS,
         Unit::Seconds,
@@ -538,6 +550,8 @@ fn register() {
     let _ = histogram!(DB_POOL_WAIT_SECONDS);
     let _ = histogram!(DB_SEND_BATCH_SIZE);
     counter!(DB_SEND_BATCH_RETRIED).increment(0);
+    counter!(SEARCH_KEYS_WRITTEN).increment(0);
+    counter!(SEARCH_INDEX_FAILURES).increment(0);
     for command in REDIS_COMMANDS {
         let _ = histogram!(REDIS_COMMAND_SECONDS, "command" => command);
     }

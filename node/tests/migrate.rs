@@ -98,7 +98,8 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
             "0010_room_options.sql",
             "0011_edits.sql",
             "0012_reactions.sql",
-            "0013_vibration.sql"
+            "0013_vibration.sql",
+            "0014_send_path.sql"
         ]
     );
     let rows = client

@@ -9,11 +9,10 @@ use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{Call, MessageKind};
 use sendjay_common::protocol::{
-    ChangeCursor, EditMessageArgs, Message, MessageRef, Push, Reply, RoomCursor, SearchArgs,
-    SyncArgs,
+    ChangeCursor, EditMessageArgs, Message, MessageRef, Push, Reply, RoomCursor, SyncArgs,
 };
 use support::cluster;
-use support::rules::{messages_to_refuse, ok, push_where, refused, say};
+use support::rules::{messages_to_refuse, ok, push_where, refused, say, search_seqs};
 
 fn edit(room_id: i64, seq: i64, body: &str) -> Call {
     Call::EditMessage(EditMessageArgs {
@@ -128,26 +127,94 @@ async fn an_edit_reaches_every_member_live_and_keeps_the_earlier_text() {
     assert_eq!(s.count(audited, &[]).await, 2);
 
     // Search finds the text now, not the one before.
-    let found = |q: &'static str| {
-        let bob = &bob;
+    assert_eq!(search_seqs(&bob, room, "1pm").await.len(), 1);
+    assert_eq!(search_seqs(&bob, room, "12:30").await.len(), 0);
+}
+
+/// Search keys are written after the commit (migration 0014): a search finds the same messages before the indexer
+/// has a room's new messages and after, an edit's new text and not its old one on either side, and a revoke leaves
+/// no key with the old text behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_is_the_same_before_and_after_the_indexer_and_follows_edits_and_revokes() {
+    let s = cluster()
+        .nodes(1)
+        // The indexer's own rounds wait an hour: this test runs them itself.
+        .configure(|c| c.search_index_interval_ms = 3_600_000)
+        .users(&["alice", "bob"])
+        .room(&["alice", "bob"])
+        .start()
+        .await;
+    let room = s.rooms[0];
+    let alice = s.connect(0, "alice").await;
+    let found = |q: &'static str| search_seqs(&alice, room, q);
+    let key_of = |seq: i64| {
+        let db = s.db();
         async move {
-            match ok(
-                bob,
-                Call::Search(SearchArgs {
-                    room_id: room,
-                    query: Some(q.into()),
-                    ..Default::default()
-                }),
+            db.query_opt(
+                "SELECT key FROM message_search_keys WHERE room_id = $1 AND seq = $2",
+                &[&room, &seq],
             )
             .await
-            {
-                Reply::Search { messages, .. } => messages.len(),
-                other => panic!("{other:?}"),
-            }
+            .unwrap()
+            .map(|r| r.get::<_, String>(0))
         }
     };
-    assert_eq!(found("1pm").await, 1);
-    assert_eq!(found("12:30").await, 0);
+    let lunch = say(&alice, room, "k1", "점심 메뉴: 비빔밥").await;
+    let typo = say(&alice, room, "k2", "meeting at 10am in room B").await;
+    let gone = say(&alice, room, "k3", "the password is hunter2").await;
+    // Before the indexer: the run past indexed_seq is read directly.
+    let store = &s.nodes[0].ctx.store;
+    let indexed: i64 = s
+        .db()
+        .query_one(
+            "SELECT coalesce((SELECT indexed_seq FROM search_progress WHERE room_id = $1), 0)",
+            &[&room],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(indexed, 0, "the indexer has not run on this room yet");
+    assert_eq!(found("비빔").await, [lunch.seq]);
+    assert_eq!(found("10AM").await, [typo.seq]);
+    // An edit before the indexer ran writes the key itself; the indexer keeps it.
+    edited(&alice, room, typo.seq, "meeting at 11am in room B").await;
+    store.index_search_keys(&[room]).await.unwrap();
+    let progress: i64 = s
+        .db()
+        .query_one(
+            "SELECT indexed_seq FROM search_progress WHERE room_id = $1",
+            &[&room],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(progress >= gone.seq && progress >= indexed, "{progress}");
+    assert_eq!(
+        key_of(typo.seq).await.as_deref(),
+        Some("meeting at 11am in room b")
+    );
+    // After the indexer: the same answers, now from the key index.
+    assert_eq!(found("비빔").await, [lunch.seq]);
+    assert_eq!(found("10am").await, Vec::<i64>::new());
+    assert_eq!(found("11am").await, [typo.seq]);
+    assert_eq!(found("hunter2").await, [gone.seq]);
+    // An edit and a revoke after the indexer replace the key.
+    edited(&alice, room, lunch.seq, "점심 메뉴: 냉면").await;
+    assert_eq!(found("비빔").await, Vec::<i64>::new());
+    assert_eq!(found("냉면").await, [lunch.seq]);
+    ok(
+        &alice,
+        Call::Revoke(MessageRef {
+            room_id: room,
+            seq: gone.seq,
+        }),
+    )
+    .await;
+    assert_eq!(found("hunter2").await, Vec::<i64>::new());
+    assert_eq!(key_of(gone.seq).await.as_deref(), Some(""));
+    // A message sent after the indexer's round is found before the next one.
+    let late = say(&alice, room, "k4", "냉면 좋아요").await;
+    assert_eq!(found("냉면").await, [late.seq, lunch.seq]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,11 +11,10 @@ use sendjay_client::Connection;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
     Call, DeviceClass, HistoryArgs, ListSavedArgs, Message, MessageKind, MessageRef, OpenRoomArgs,
-    Push, Reply, RoomArgs, RoomCursor, RoomSummary, SearchArgs, SyncArgs, SystemAction,
-    MAX_PINS_PER_ROOM,
+    Push, Reply, RoomArgs, RoomCursor, RoomSummary, SyncArgs, SystemAction, MAX_PINS_PER_ROOM,
 };
 use support::cluster;
-use support::rules::{no_push_where, ok, push_where, refused, say};
+use support::rules::{no_push_where, ok, push_where, refused, say, search_seqs};
 
 async fn history(client: &Connection, room: i64) -> Vec<i64> {
     match ok(
@@ -47,22 +46,6 @@ async fn sync_from(client: &Connection, room: i64, seq: i64) -> (Vec<Message>, V
         Reply::Sync {
             messages, rooms, ..
         } => (messages, rooms),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn search_all(client: &Connection, room: i64, text: &str) -> Vec<i64> {
-    match ok(
-        client,
-        Call::Search(SearchArgs {
-            room_id: room,
-            query: Some(text.into()),
-            ..Default::default()
-        }),
-    )
-    .await
-    {
-        Reply::Search { messages, .. } => messages.iter().map(|m| m.seq).collect(),
         other => panic!("{other:?}"),
     }
 }
@@ -169,8 +152,8 @@ async fn clearing_a_chat_hides_it_for_the_caller_only_and_survives_a_reconnect()
     // Hidden for alice everywhere, untouched for bob.
     assert!(history(&alice, room).await.is_empty());
     assert_eq!(history(&bob, room).await, [4, 3, 2, 1]);
-    assert!(search_all(&alice, room, "plan").await.is_empty());
-    assert_eq!(search_all(&bob, room, "plan").await, [4, 3, 2, 1]);
+    assert!(search_seqs(&alice, room, "plan").await.is_empty());
+    assert_eq!(search_seqs(&bob, room, "plan").await, [4, 3, 2, 1]);
     let Reply::OpenRoom {
         room: summary,
         messages,

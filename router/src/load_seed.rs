@@ -300,13 +300,20 @@ pub async fn cleanup_load(pool: &Pool, prefix: &str) -> Result<LoadCleanup, Rout
     )
     .await?;
     let users = "left(user_id, length($1::text) + 1) = $1::text || '-'";
-    let messages = tx
-        .execute(
-            "DELETE FROM messages WHERE room_id IN (SELECT id FROM lt_rooms)
-                OR left(sender_id, length($1::text) + 1) = $1::text || '-'",
+    // Search keys have no foreign key (migration 0014): they go with their messages here.
+    let messages: i64 = tx
+        .query_one(
+            "WITH gone AS (
+                 DELETE FROM messages WHERE room_id IN (SELECT id FROM lt_rooms)
+                     OR left(sender_id, length($1::text) + 1) = $1::text || '-'
+                 RETURNING room_id, seq),
+             keys AS (DELETE FROM message_search_keys k USING gone g WHERE k.room_id = g.room_id AND k.seq = g.seq)
+             SELECT count(*) FROM gone",
             &[&prefix],
         )
-        .await?;
+        .await?
+        .get(0);
+    let messages = messages as u64;
     let members = tx
         .execute(
             &format!(

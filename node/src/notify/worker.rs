@@ -25,7 +25,7 @@ use super::rules;
 use super::GROUP;
 use crate::error::NodeError;
 use crate::metrics as m;
-use crate::store::push::PushDevice;
+use crate::store::push::{MessageNotice, PushDevice};
 use crate::NodeContext;
 
 /// Longest a read blocks waiting for new jobs.
@@ -116,7 +116,17 @@ pub async fn run(ctx: Arc<NodeContext>) {
                 }
             }
         }
+        // Every message job of this read is looked up in one statement; a job whose lookup failed here looks
+        // its message up again itself.
+        let mut notices = prefetch_notices(&ctx, &entries).await;
         for (id, fields) in entries {
+            let job = Job::from_fields(&fields);
+            let prefetched = match (&job, notices.as_mut()) {
+                (Some(Job::Message { room_id, seq, .. }), Some(found)) => {
+                    Some(found.remove(&(*room_id, *seq)))
+                }
+                _ => None,
+            };
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
             };
@@ -130,7 +140,7 @@ pub async fn run(ctx: Arc<NodeContext>) {
             let ctx = ctx.clone();
             let in_flight = in_flight.clone();
             tokio::spawn(async move {
-                handle_entry(&ctx, &id, &fields, claimed_now).await;
+                handle_entry(&ctx, &id, job, prefetched, claimed_now).await;
                 in_flight
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -286,15 +296,39 @@ fn entry_from(value: Value) -> Option<Entry> {
     Some((id, map))
 }
 
-/// Handles one entry; `claimed` when it came from another worker's pending entries (it may have pushed some).
+/// The notices of the message jobs among `entries`, looked up together; `None` when the lookup failed.
+async fn prefetch_notices(
+    ctx: &NodeContext,
+    entries: &[Entry],
+) -> Option<HashMap<(i64, i64), MessageNotice>> {
+    let wanted: Vec<(i64, i64)> = entries
+        .iter()
+        .filter_map(|(_, fields)| match Job::from_fields(fields) {
+            Some(Job::Message { room_id, seq, .. }) => Some((room_id, seq)),
+            _ => None,
+        })
+        .collect();
+    match ctx.store.message_notices(&wanted).await {
+        Ok(found) => Some(found),
+        Err(e) => {
+            tracing::warn!(error = %e, jobs = wanted.len(), "notification worker: could not look up the messages of a read; each job tries again");
+            None
+        }
+    }
+}
+
+/// Handles one entry (`job`: `None` when it is not understood); `prefetched`: the message's notice when it was
+/// looked up with the others of its read (`Some(None)`: the message does not exist); `claimed` when it came from
+/// another worker's pending entries (it may have pushed some).
 async fn handle_entry(
     ctx: &NodeContext,
     id: &str,
-    fields: &HashMap<String, String>,
+    job: Option<Job>,
+    prefetched: Option<Option<MessageNotice>>,
     claimed: bool,
 ) {
-    let result = match Job::from_fields(fields) {
-        Some(job) => handle_job(ctx, id, claimed, &job).await,
+    let result = match job {
+        Some(job) => handle_job(ctx, id, claimed, &job, prefetched).await,
         None => {
             tracing::warn!(
                 id,
@@ -338,13 +372,20 @@ async fn handle_job(
     id: &str,
     claimed: bool,
     job: &Job,
+    prefetched: Option<Option<MessageNotice>>,
 ) -> Result<(), NodeError> {
     match job {
         Job::Message {
             room_id,
             seq,
             at_ms,
-        } => message_job(ctx, id, claimed, *room_id, *seq, *at_ms).await,
+        } => {
+            let notice = match prefetched {
+                Some(notice) => notice,
+                None => ctx.store.message_notice(*room_id, *seq).await?,
+            };
+            message_job(ctx, id, claimed, notice, *at_ms).await
+        }
         Job::Read {
             room_id,
             user_id,
@@ -414,13 +455,13 @@ async fn message_job(
     ctx: &NodeContext,
     id: &str,
     claimed: bool,
-    room_id: i64,
-    seq: i64,
+    notice: Option<MessageNotice>,
     at_ms: i64,
 ) -> Result<(), NodeError> {
-    let Some(notice) = ctx.store.message_notice(room_id, seq).await? else {
+    let Some(notice) = notice else {
         return Ok(());
     };
+    let (room_id, seq) = (notice.room_id, notice.seq);
     if notice.revoked || notice.kind == MessageKind::System || notice.recipients.is_empty() {
         return Ok(());
     }

@@ -132,6 +132,7 @@ impl Store {
             &[&at.room_id, &at.seq, &body, &change],
         )
         .await?;
+        super::search_keys::set_search_key(&*tx, at, body).await?;
         let message = message_as_seen(&*tx, user_id, at).await?;
         tx.commit().await?;
         Ok(Edit {

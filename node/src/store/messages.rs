@@ -353,6 +353,7 @@ impl Store {
                 .send(user_id, room_id, client_msg_id, &content)
                 .await?
             {
+                self.search_keys_due(room_id);
                 return Ok(Sent {
                     message,
                     duplicate: false,
@@ -465,6 +466,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.search_keys_due(room_id);
         Ok(Sent {
             message,
             duplicate: false,
@@ -558,7 +560,9 @@ impl Store {
             &[&at.room_id, &at.seq, &change],
         )
         .await?;
-        // Revoked means gone from the server: the earlier texts of an edited message and its reactions too.
+        // Revoked means gone from the server: its search key, the earlier texts of an edited message and its
+        // reactions too.
+        super::search_keys::set_search_key(&*tx, at, "").await?;
         for table in ["message_edits", "message_reactions"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE room_id = $1 AND seq = $2"),

@@ -5,7 +5,7 @@
 //! `(room_id, sender_id, client_msg_id)` makes resending idempotent on any node.
 //!
 //! One idea per file: [`rooms`] (membership and room settings), [`messages`] (writing and reading messages),
-//! [`reads`] (read cursors and unread counts), [`search`] (finding messages), [`directory`] (organisation and
+//! [`reads`] (read cursors and unread counts), [`search`] (finding messages), [`search_keys`] (their index, written after the commit), [`directory`] (organisation and
 //! people), [`keeping`] (clear chat, saved and pinned messages) and [`accounts`] (passkeys, retirement, settings). Every function checks that the caller may do what
 //! it asks and changes nothing when refusing.
 
@@ -19,6 +19,7 @@ pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod search;
+pub mod search_keys;
 pub mod send_batch;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -49,6 +50,11 @@ pub struct Store {
     pool: Pool,
     /// Group commit of common sends; started on the first send (it needs the runtime).
     batcher: std::sync::Arc<std::sync::OnceLock<send_batch::SendBatcher>>,
+    /// Connections background work (the notification worker) may hold at once: a quarter of the pool, so a
+    /// burst of jobs never leaves the sends and reads of connected users waiting for a connection.
+    background: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Rooms with messages whose search keys are not written yet (see [`search_keys`]).
+    search_due: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 /// Most message bytes in one `sync` or `history` page, so a reply stays far below the 1 MiB frame limit.
@@ -309,6 +315,8 @@ impl Store {
         Ok(Store {
             pool,
             batcher: Default::default(),
+            background: std::sync::Arc::new(tokio::sync::Semaphore::new((size / 4).max(1))),
+            search_due: Default::default(),
         })
     }
 
@@ -323,6 +331,17 @@ impl Store {
     /// The underlying pool (for pool metrics and migrations).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// A pooled connection for background work, held with one of the background permits (see `background`).
+    async fn get_for_background(
+        &self,
+    ) -> Result<(tokio::sync::OwnedSemaphorePermit, deadpool_postgres::Object), NodeError> {
+        let permit =
+            self.background.clone().acquire_owned().await.map_err(|_| {
+                NodeError::Internal("the store's background permits are closed".into())
+            })?;
+        Ok((permit, self.get().await?))
     }
 
     /// A pooled connection; the wait is recorded in `sendjay_db_pool_wait_duration_seconds`.

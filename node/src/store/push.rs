@@ -1,5 +1,7 @@
 //! Push subscriptions (one per user and device class) and what a notification worker reads about a message:
-//! who should hear of it, with their settings and devices, in one query.
+//! who should hear of it, with their settings and devices, in one query (for many messages at once).
+
+use std::collections::HashMap;
 
 use sendjay_common::protocol::{DeviceClass, MessageKind, PushProvider, PushSubscribeArgs};
 use tokio_postgres::Row;
@@ -73,6 +75,31 @@ pub struct MessageNotice {
     /// Members other than the sender who have subscribed devices and have not read it yet.
     pub recipients: Vec<Recipient>,
 }
+
+/// The messages of pushes and their recipients' devices, one row per device (a single row with null recipient
+/// columns for a message with nobody to push to), ordered by message. Recipient columns start at [`R`].
+const MESSAGE_NOTICES: &str = "
+SELECT m.room_id, m.seq, m.sender_id, su.display_name, m.kind, m.body, m.file ->> 'name', r.kind = 'group', r.name,
+       (extract(epoch FROM m.created_at) * 1000)::bigint, m.revoked_at IS NOT NULL,
+       x.user_id, x.notifications, x.nickname, x.notifications_off, x.hide_body, x.hide_sender, x.notify_from,
+       x.notify_to, x.time_zone, x.device, x.provider, x.address, x.p256dh, x.auth
+  FROM unnest($1::bigint[], $2::bigint[]) AS i(room_id, seq)
+  JOIN messages m ON m.room_id = i.room_id AND m.seq = i.seq
+  JOIN rooms r ON r.id = m.room_id JOIN users su ON su.id = m.sender_id
+  LEFT JOIN LATERAL (
+       SELECT rm.user_id, rm.notifications, rm.nickname,
+              coalesce(s.notifications_off, false) AS notifications_off, coalesce(s.hide_body, false) AS hide_body,
+              coalesce(s.hide_sender, false) AS hide_sender, s.notify_from, s.notify_to,
+              coalesce(s.time_zone, '') AS time_zone, d.device, d.provider, d.address, d.p256dh, d.auth
+         FROM room_members rm
+         JOIN users u ON u.id = rm.user_id AND u.retired_at IS NULL
+         JOIN push_devices d ON d.user_id = rm.user_id
+         LEFT JOIN user_settings s ON s.user_id = rm.user_id
+        WHERE rm.room_id = m.room_id AND rm.user_id <> m.sender_id AND rm.last_read_seq < m.seq) x ON true
+ ORDER BY m.room_id, m.seq, x.user_id, x.device";
+
+/// The first recipient column of [`MESSAGE_NOTICES`].
+const R: usize = 11;
 
 fn device_from(row: &Row, at: usize) -> Option<PushDevice> {
     let device = DeviceClass::parse(row.get::<_, &str>(at))?;
@@ -183,73 +210,85 @@ impl Store {
         room_id: i64,
         seq: i64,
     ) -> Result<Option<MessageNotice>, NodeError> {
-        let client = self.get().await?;
-        let _query = crate::metrics::Timer::db("message_notice");
-        let Some(head) = client
-            .query_opt(
-                "SELECT m.sender_id, su.display_name, m.kind, m.body, m.file ->> 'name', r.kind = 'group', r.name,
-                        (extract(epoch FROM m.created_at) * 1000)::bigint, m.revoked_at IS NOT NULL
-                 FROM messages m JOIN rooms r ON r.id = m.room_id JOIN users su ON su.id = m.sender_id
-                 WHERE m.room_id = $1 AND m.seq = $2",
-                &[&room_id, &seq],
-            )
+        Ok(self
+            .message_notices(&[(room_id, seq)])
             .await?
-        else {
-            return Ok(None);
-        };
-        let sender_id: String = head.get(0);
-        let rows = client
-            .query(
-                "SELECT rm.user_id, rm.notifications, rm.nickname,
-                        coalesce(s.notifications_off, false), coalesce(s.hide_body, false),
-                        coalesce(s.hide_sender, false), s.notify_from, s.notify_to, coalesce(s.time_zone, ''),
-                        d.device, d.provider, d.address, d.p256dh, d.auth
-                 FROM room_members rm
-                 JOIN users u ON u.id = rm.user_id AND u.retired_at IS NULL
-                 JOIN push_devices d ON d.user_id = rm.user_id
-                 LEFT JOIN user_settings s ON s.user_id = rm.user_id
-                 WHERE rm.room_id = $1 AND rm.user_id <> $2 AND rm.last_read_seq < $3
-                 ORDER BY rm.user_id, d.device",
-                &[&room_id, &sender_id, &seq],
-            )
-            .await?;
-        let mut recipients: Vec<Recipient> = Vec::new();
+            .remove(&(room_id, seq)))
+    }
+
+    /// [`Store::message_notice`] of several messages, by `(room_id, seq)`; a message that does not exist is
+    /// absent. One prepared statement on one of the background connections: the worker looks up every message
+    /// job of one stream read together, beside the sends it must not slow down.
+    pub async fn message_notices(
+        &self,
+        messages: &[(i64, i64)],
+    ) -> Result<HashMap<(i64, i64), MessageNotice>, NodeError> {
+        let mut notices = HashMap::new();
+        if messages.is_empty() {
+            return Ok(notices);
+        }
+        let rooms: Vec<i64> = messages.iter().map(|m| m.0).collect();
+        let seqs: Vec<i64> = messages.iter().map(|m| m.1).collect();
+        let (_permit, client) = self.get_for_background().await?;
+        let _query = crate::metrics::Timer::db("message_notice");
+        let statement = client.prepare_cached(MESSAGE_NOTICES).await?;
+        let rows = client.query(&statement, &[&rooms, &seqs]).await?;
+        let mut current: Option<MessageNotice> = None;
         for row in &rows {
-            let user_id: &str = row.get(0);
+            let at: (i64, i64) = (row.get(0), row.get(1));
+            if current.as_ref().is_none_or(|n| (n.room_id, n.seq) != at) {
+                if let Some(done) = current.take() {
+                    notices.insert((done.room_id, done.seq), done);
+                }
+                current = Some(MessageNotice {
+                    room_id: at.0,
+                    seq: at.1,
+                    sender_id: row.get(2),
+                    sender_name: row.get(3),
+                    kind: MessageKind::parse(row.get::<_, &str>(4)).unwrap_or(MessageKind::Text),
+                    body: row.get(5),
+                    file_name: row.get(6),
+                    group: row.get(7),
+                    room_name: row.get(8),
+                    sent_at_ms: row.get(9),
+                    revoked: row.get(10),
+                    recipients: Vec::new(),
+                });
+            }
+            let Some(notice) = current.as_mut() else {
+                continue;
+            };
+            let Some(user_id) = row.get::<_, Option<&str>>(R) else {
+                continue; // the message row alone: nobody to push to
+            };
+            let recipients = &mut notice.recipients;
             if recipients.last().is_none_or(|r| r.user_id != user_id) {
-                let window = match (row.get::<_, Option<i16>>(6), row.get::<_, Option<i16>>(7)) {
+                let window = match (
+                    row.get::<_, Option<i16>>(R + 6),
+                    row.get::<_, Option<i16>>(R + 7),
+                ) {
                     (Some(from), Some(to)) => Some((from, to)),
                     _ => None,
                 };
                 recipients.push(Recipient {
                     user_id: user_id.to_owned(),
-                    room_notifications: row.get(1),
-                    room_nickname: row.get(2),
-                    notifications_off: row.get(3),
-                    hide_body: row.get(4),
-                    hide_sender: row.get(5),
+                    room_notifications: row.get(R + 1),
+                    room_nickname: row.get(R + 2),
+                    notifications_off: row.get(R + 3),
+                    hide_body: row.get(R + 4),
+                    hide_sender: row.get(R + 5),
                     notify_window: window,
-                    time_zone: row.get(8),
+                    time_zone: row.get(R + 8),
                     devices: Vec::new(),
                 });
             }
-            if let (Some(device), Some(last)) = (device_from(row, 9), recipients.last_mut()) {
+            if let (Some(device), Some(last)) = (device_from(row, R + 9), recipients.last_mut()) {
                 last.devices.push(device);
             }
         }
-        Ok(Some(MessageNotice {
-            room_id,
-            seq,
-            sender_id,
-            sender_name: head.get(1),
-            kind: MessageKind::parse(head.get::<_, &str>(2)).unwrap_or(MessageKind::Text),
-            body: head.get(3),
-            file_name: head.get(4),
-            group: head.get(5),
-            room_name: head.get(6),
-            sent_at_ms: head.get(7),
-            revoked: head.get(8),
-            recipients,
-        }))
+        if let Some(done) = current.take() {
+            notices.insert((done.room_id, done.seq), done);
+        }
+        Ok(notices)
     }
 }

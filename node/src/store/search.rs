@@ -1,5 +1,5 @@
-//! Finding messages in a room: a text substring (Korean or any script, through the `messages_search` trigram
-//! index over `sj_search_key(body)`, see migration 0002), one member's messages, and the room's images, files
+//! Finding messages in a room: a text substring (Korean or any script, through the trigram index over
+//! `sj_search_key(body)` in `message_search_keys`, see [`super::search_keys`]), one member's messages, and the room's images, files
 //! and links. Filters combine; revoked messages, system messages, messages the caller deleted for themselves
 //! and messages of a chat the caller cleared are never returned.
 
@@ -41,10 +41,8 @@ impl Store {
         if let Some(text) = &query.text {
             params.push(text);
             let n = params.len();
-            // The trigram index narrows by the key; strpos on the real text makes the match exact.
-            filters.push_str(&format!(
-                " AND sj_search_key(m.body) LIKE sj_search_pattern(${n}) AND strpos(lower(m.body), lower(${n})) > 0"
-            ));
+            // The trigram index of the keys narrows; strpos on the real text makes the match exact.
+            filters.push_str(&super::search_keys::text_condition(n));
         }
         if let Some(sender) = &query.sender_id {
             params.push(sender);

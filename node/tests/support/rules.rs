@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sendjay_client::{ClientError, Connection};
 use sendjay_common::error_code::ErrorCode;
-use sendjay_common::protocol::{Call, Message, MessageRef, Push, Reply, SendArgs};
+use sendjay_common::protocol::{Call, Message, MessageRef, Push, Reply, SearchArgs, SendArgs};
 
 use super::TestCluster;
 
@@ -62,6 +62,23 @@ pub async fn no_push_where(
             Some(_) => continue,
             None => return true,
         }
+    }
+}
+
+/// The seqs a text search in `room` finds for `client`, newest first (the first page).
+pub async fn search_seqs(client: &Connection, room: i64, text: &str) -> Vec<i64> {
+    match ok(
+        client,
+        Call::Search(SearchArgs {
+            room_id: room,
+            query: Some(text.into()),
+            ..Default::default()
+        }),
+    )
+    .await
+    {
+        Reply::Search { messages, .. } => messages.iter().map(|m| m.seq).collect(),
+        other => panic!("{other:?}"),
     }
 }
 
