@@ -120,9 +120,10 @@ async fn open(
     ctx: &Arc<NodeContext>,
     params: ConnectParams,
 ) -> Option<(Arc<Conn>, SessionRecord)> {
-    let authenticating = auth::authenticate(&ctx.tokens, &ctx.store, params.token.as_deref());
-    let claims = match tokio::time::timeout_at(params.deadline, authenticating).await {
-        Ok(Ok(claims)) => claims,
+    let authenticating =
+        auth::authenticate_session(&ctx.tokens, &ctx.store, params.token.as_deref());
+    let (claims, rooms) = match tokio::time::timeout_at(params.deadline, authenticating).await {
+        Ok(Ok(found)) => found,
         Ok(Err((reason, text))) => {
             close(ws, reason, &text).await;
             return None;
@@ -165,19 +166,6 @@ async fn open(
         .record("user", &*conn.user)
         .record("device", conn.device.as_str());
     // Register locally and subscribe before claiming, so an eviction published by a racing login reaches us.
-    let rooms = match ctx.store.room_ids(&conn.user).await {
-        Ok(rooms) => rooms,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not load rooms for a new session");
-            close(
-                ws,
-                CloseReason::Internal,
-                "database unavailable: reconnect later",
-            )
-            .await;
-            return None;
-        }
-    };
     let change = ctx.registry.add(conn.clone(), &rooms);
     match start_session(ctx, &conn, &change.rooms, change.user, params.launch).await {
         Ok(record) => {

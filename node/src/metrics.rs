@@ -187,7 +187,7 @@ pub const DROP_REASONS: [&str; 4] = [
 /// Store operations timed by [`DB_QUERY_SECONDS`].
 pub const DB_OPS: [&str; 8] = [
     "user_auth",
-    "room_ids",
+    "session_user",
     "list_rooms",
     "history",
     "send",

@@ -386,15 +386,31 @@ impl Store {
         }))
     }
 
-    /// The ids of the rooms a user is a member of.
-    pub async fn room_ids(&self, user_id: &str) -> Result<Vec<i64>, NodeError> {
+    /// [`Store::user_auth`] and the ids of the user's rooms, in one statement (what a new session needs).
+    pub async fn session_user(
+        &self,
+        user_id: &str,
+    ) -> Result<Option<(UserAuth, Vec<i64>)>, NodeError> {
         let client = self.get().await?;
-        let _query = crate::metrics::Timer::db("room_ids");
+        let _query = crate::metrics::Timer::db("session_user");
+        // Prepared once per pooled connection: every connect runs it.
         let statement = client
-            .prepare_cached("SELECT room_id FROM room_members WHERE user_id = $1")
+            .prepare_cached(
+                "SELECT passkey, retired_at IS NOT NULL AND retired_at <= now(),
+                        ARRAY(SELECT room_id FROM room_members WHERE user_id = $1)
+                   FROM users WHERE id = $1",
+            )
             .await?;
-        let rows = client.query(&statement, &[&user_id]).await?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        let row = client.query_opt(&statement, &[&user_id]).await?;
+        Ok(row.map(|r| {
+            (
+                UserAuth {
+                    passkey: r.get(0),
+                    retired: r.get(1),
+                },
+                r.get(2),
+            )
+        }))
     }
 
     /// The caller's role; `forbidden` when retired.
