@@ -334,18 +334,20 @@ async fn handle_entry(
                 id,
                 "notification stream entry this node does not understand; acknowledged"
             );
-            Ok(())
+            Ok(false)
         }
     };
     match result {
-        Ok(()) => {
+        Ok(recorded) => {
             let acked: Result<i64, _> = ctx
                 .bus
                 .commands()
                 .xack(&ctx.notifications.stream, GROUP, id)
                 .await;
             match acked {
-                Ok(_) => {
+                // Delivery records exist only where a push was delivered: by this worker, or by the worker
+                // whose job this was before it was claimed.
+                Ok(_) if recorded || claimed => {
                     if let Err(e) = ctx
                         .notifications
                         .attention
@@ -355,6 +357,7 @@ async fn handle_entry(
                         tracing::debug!(error = %e, id, "could not delete a job's delivery record; it expires by itself");
                     }
                 }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, id, "could not acknowledge a notification job; it will be claimed again")
                 }
@@ -373,7 +376,7 @@ async fn handle_job(
     claimed: bool,
     job: &Job,
     prefetched: Option<Option<MessageNotice>>,
-) -> Result<(), NodeError> {
+) -> Result<bool, NodeError> {
     match job {
         Job::Message {
             room_id,
@@ -392,7 +395,9 @@ async fn handle_job(
             device,
             last_read_seq,
             ..
-        } => read_job(ctx, *room_id, user_id, *device, *last_read_seq).await,
+        } => read_job(ctx, *room_id, user_id, *device, *last_read_seq)
+            .await
+            .map(|()| false),
     }
 }
 
@@ -457,13 +462,13 @@ async fn message_job(
     claimed: bool,
     notice: Option<MessageNotice>,
     at_ms: i64,
-) -> Result<(), NodeError> {
+) -> Result<bool, NodeError> {
     let Some(notice) = notice else {
-        return Ok(());
+        return Ok(false);
     };
     let (room_id, seq) = (notice.room_id, notice.seq);
     if notice.revoked || notice.kind == MessageKind::System || notice.recipients.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let redis = ctx.bus.commands();
     let notifications = &ctx.notifications;
@@ -526,11 +531,13 @@ async fn message_job(
             })
         })
         .collect();
+    let tried = !deliveries.is_empty();
     let results: Vec<Result<(), NodeError>> = futures_util::stream::iter(deliveries)
         .buffer_unordered(PUSHES_PER_JOB)
         .collect()
         .await;
-    results.into_iter().collect()
+    results.into_iter().collect::<Result<(), NodeError>>()?;
+    Ok(tried)
 }
 
 async fn read_job(
