@@ -1,8 +1,8 @@
 //! Writes the search keys of new messages a moment after their commit (see `store::search_keys` for why).
 //!
-//! Every `SENDJAY_SEARCH_INDEX_INTERVAL_MS` (250 ms) it indexes the rooms this node sent to since the last round, in one statement for all of
-//! them; every [`SWEEP_INTERVAL`] it also asks PostgreSQL for rooms that are behind whoever wrote them (a node
-//! that crashed before its round, messages written by other means). Search never waits for it: what is not
+//! Every `SENDJAY_SEARCH_INDEX_INTERVAL_MS` (250 ms) it indexes the rooms this node sent to since the last round,
+//! in one statement for all of them; every [`SWEEP_INTERVAL`] it also asks PostgreSQL for rooms that are behind
+//! whoever wrote them (a node that crashed before its round, messages written by other means). Search never waits for it: what is not
 //! indexed yet is read directly, so the indexer's lag only costs search time, never a missing result.
 
 use std::sync::Arc;

@@ -118,9 +118,15 @@ pub async fn run(ctx: Arc<NodeContext>) {
         }
         // Every message job of this read is looked up in one statement; a job whose lookup failed here looks
         // its message up again itself.
-        let mut notices = prefetch_notices(&ctx, &entries).await;
-        for (id, fields) in entries {
-            let job = Job::from_fields(&fields);
+        let jobs: Vec<(String, Option<Job>)> = entries
+            .into_iter()
+            .map(|(id, fields)| {
+                let job = Job::from_fields(&fields);
+                (id, job)
+            })
+            .collect();
+        let mut notices = prefetch_notices(&ctx, &jobs).await;
+        for (id, job) in jobs {
             let prefetched = match (&job, notices.as_mut()) {
                 (Some(Job::Message { room_id, seq, .. }), Some(found)) => {
                     Some(found.remove(&(*room_id, *seq)))
@@ -296,15 +302,15 @@ fn entry_from(value: Value) -> Option<Entry> {
     Some((id, map))
 }
 
-/// The notices of the message jobs among `entries`, looked up together; `None` when the lookup failed.
+/// The notices of the message jobs among `jobs`, looked up together; `None` when the lookup failed.
 async fn prefetch_notices(
     ctx: &NodeContext,
-    entries: &[Entry],
+    jobs: &[(String, Option<Job>)],
 ) -> Option<HashMap<(i64, i64), MessageNotice>> {
-    let wanted: Vec<(i64, i64)> = entries
+    let wanted: Vec<(i64, i64)> = jobs
         .iter()
-        .filter_map(|(_, fields)| match Job::from_fields(fields) {
-            Some(Job::Message { room_id, seq, .. }) => Some((room_id, seq)),
+        .filter_map(|(_, job)| match job {
+            Some(Job::Message { room_id, seq, .. }) => Some((*room_id, *seq)),
             _ => None,
         })
         .collect();

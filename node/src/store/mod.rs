@@ -5,8 +5,9 @@
 //! `(room_id, sender_id, client_msg_id)` makes resending idempotent on any node.
 //!
 //! One idea per file: [`rooms`] (membership and room settings), [`messages`] (writing and reading messages),
-//! [`reads`] (read cursors and unread counts), [`search`] (finding messages), [`search_keys`] (their index, written after the commit), [`directory`] (organisation and
-//! people), [`keeping`] (clear chat, saved and pinned messages) and [`accounts`] (passkeys, retirement, settings). Every function checks that the caller may do what
+//! [`reads`] (read cursors and unread counts), [`search`] (finding messages), [`search_keys`] (their index,
+//! written after the commit), [`directory`] (organisation and people), [`keeping`] (clear chat, saved and pinned
+//! messages) and [`accounts`] (passkeys, retirement, settings). Every function checks that the caller may do what
 //! it asks and changes nothing when refusing.
 
 pub mod accounts;
