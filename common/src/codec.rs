@@ -13,9 +13,9 @@ use crate::protocol::{
     Call, CreateGroupArgs, EditMessageArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs,
     MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch,
     PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs,
-    RoomArgs, RoomMembersArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame,
-    SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch,
-    SyncArgs, UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
+    RoomArgs, RoomMembersArgs, SearchAllArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs,
+    ServerFrame, SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs,
+    SettingsPatch, SyncArgs, UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
 
 /// Why a frame could not be decoded.
@@ -161,6 +161,7 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::EditMessage(a) => out(id, op, Some(a)),
         Call::AddReaction(a) | Call::RemoveReaction(a) | Call::Reactors(a) => out(id, op, Some(a)),
         Call::Search(a) => out(id, op, Some(a)),
+        Call::SearchAll(a) => out(id, op, Some(a)),
         Call::OrgUnits(a) => out(id, op, Some(a)),
         Call::UnitMembers(a) => out(id, op, Some(a)),
         Call::SearchUsers(a) => out(id, op, Some(a)),
@@ -240,6 +241,7 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "remove_reaction" => Call::RemoveReaction(decode_args::<ReactionArgs>(bytes, id, op)?),
         "reactors" => Call::Reactors(decode_args::<ReactionArgs>(bytes, id, op)?),
         "search" => Call::Search(decode_args::<SearchArgs>(bytes, id, op)?),
+        "search_all" => Call::SearchAll(decode_args::<SearchAllArgs>(bytes, id, op)?),
         "org_units" => Call::OrgUnits(decode_optional_args::<OrgUnitsArgs>(bytes, id, op)?),
         "unit_members" => Call::UnitMembers(decode_args::<UnitMembersArgs>(bytes, id, op)?),
         "search_users" => Call::SearchUsers(decode_args::<SearchUsersArgs>(bytes, id, op)?),
@@ -813,6 +815,15 @@ mod tests {
                 room_id: 1,
                 members_hidden: true,
             }),
+            Call::SearchAll(SearchAllArgs {
+                query: "회의".into(),
+                room_ids: Some(vec![1, 2]),
+                sender_id: Some("bob".into()),
+                after_ms: Some(1_700_000_000_000),
+                before_ms: Some(1_700_000_100_000),
+                cursor: Some("1700000000000000.1.2".into()),
+                limit: Some(5),
+            }),
         ]
     }
 
@@ -965,6 +976,14 @@ mod tests {
                     room_id: 7,
                     seq: 3,
                     saved: true,
+                },
+            },
+            ServerFrame::Reply {
+                id: 9,
+                result: Reply::SearchAll {
+                    messages: vec![rich_message()],
+                    has_more: true,
+                    next_cursor: Some("1700000000000000.7.3".into()),
                 },
             },
             ServerFrame::Reply {

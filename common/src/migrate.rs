@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0014_send_path.sql",
         sql: include_str!("../../migrations/0014_send_path.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_search_all.sql",
+        sql: include_str!("../../migrations/0015_search_all.sql"),
+    },
 ];
 
 /// A migration run failed.

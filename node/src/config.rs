@@ -91,6 +91,14 @@ pub struct NodeConfig {
     /// Seconds after sending during which the sender may edit a message.
     #[arg(long, env = "SENDJAY_EDIT_WINDOW_SECS", default_value_t = sendjay_common::protocol::DEFAULT_EDIT_WINDOW_SECS)]
     pub edit_window_secs: u64,
+    /// `search_all`: most messages of the whole company a term may match for it to be looked up in the trigram
+    /// index; a more common term is found by walking the caller's messages newest first instead.
+    #[arg(long, env = "SENDJAY_SEARCH_ALL_CANDIDATES", default_value_t = 2_000, value_parser = clap::value_parser!(i64).range(0..))]
+    pub search_all_candidates: i64,
+    /// `search_all`: most messages one request reads when walking newest first; past it the page ends early
+    /// (even empty) with a cursor, and the client asks for the next page to search further back.
+    #[arg(long, env = "SENDJAY_SEARCH_ALL_WALK", default_value_t = 20_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub search_all_walk: i64,
     /// Address of the operational endpoints (`/healthz`, `/readyz`, `/metrics`) on a listener of their own, so
     /// probes and scrapes keep answering while the data port is saturated; unset: only on `SENDJAY_LISTEN`
     /// (which serves them too).

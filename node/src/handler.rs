@@ -163,6 +163,7 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::Revoke(args) => messages::revoke(ctx, user, args).await,
         Call::DeleteForMe(args) => messages::delete_for_me(ctx, user, args).await,
         Call::Search(args) => messages::search(ctx, user, args).await,
+        Call::SearchAll(args) => messages::search_all(ctx, user, args).await,
         Call::OrgUnits(args) => people::org_units(ctx, args).await,
         Call::UnitMembers(args) => people::unit_members(ctx, args).await,
         Call::SearchUsers(args) => people::search_users(ctx, args).await,

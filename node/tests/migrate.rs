@@ -16,6 +16,24 @@ async fn empty_database(pg: &sendjay_testkit::PgServer, prefix: &str) -> String 
     pg.url(&name)
 }
 
+/// Applies the migrations older than `version`, as a node of that time would have.
+async fn apply_before(client: &tokio_postgres::Client, version: i32) {
+    client
+        .batch_execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        .await
+        .unwrap();
+    for m in MIGRATIONS.iter().filter(|m| m.version < version) {
+        client.batch_execute(m.sql).await.unwrap();
+        client
+            .execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                &[&m.version, &m.name],
+            )
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_migrations_apply_each_step_once() {
     let pg = sendjay_testkit::postgres().await;
@@ -67,20 +85,7 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
         .unwrap();
     tokio::spawn(connection);
     // The schema as it was before 0007, with two users' settings written then.
-    client
-        .batch_execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        .await
-        .unwrap();
-    for m in MIGRATIONS.iter().filter(|m| m.version < 7) {
-        client.batch_execute(m.sql).await.unwrap();
-        client
-            .execute(
-                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                &[&m.version, &m.name],
-            )
-            .await
-            .unwrap();
-    }
+    apply_before(&client, 7).await;
     client
         .batch_execute(
             "INSERT INTO users (id, display_name, password_hash, passkey) VALUES ('kim', 'Kim', 'x', 'p'), ('lee', 'Lee', 'x', 'p');
@@ -89,19 +94,12 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
         )
         .await
         .unwrap();
-    assert_eq!(
-        migrate::migrate(&mut client).await.unwrap(),
-        [
-            "0007_notification_hours.sql",
-            "0008_push_devices.sql",
-            "0009_keeping.sql",
-            "0010_room_options.sql",
-            "0011_edits.sql",
-            "0012_reactions.sql",
-            "0013_vibration.sql",
-            "0014_send_path.sql"
-        ]
-    );
+    let later: Vec<&str> = MIGRATIONS
+        .iter()
+        .filter(|m| m.version >= 7)
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(migrate::migrate(&mut client).await.unwrap(), later);
     let rows = client
         .query(
             "SELECT user_id, notify_from, notify_to, time_zone FROM user_settings ORDER BY user_id",
@@ -120,4 +118,44 @@ async fn quiet_hours_become_the_notification_window_they_leave() {
             ("lee".to_owned(), None, None, String::new()),
         ]
     );
+}
+
+/// Migration 0015 gives every existing search key its message's time (what `search_all` walks by) and drops keys
+/// whose message is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_keys_get_their_messages_time() {
+    let pg = sendjay_testkit::postgres().await;
+    let url = empty_database(pg, "sendjay_keys_time").await;
+    let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    apply_before(&client, 15).await;
+    client
+        .batch_execute(
+            "INSERT INTO users (id, display_name, password_hash, passkey) VALUES ('kim', 'Kim', 'x', 'p');
+             INSERT INTO rooms (id, kind, name, last_seq) OVERRIDING SYSTEM VALUE VALUES (1, 'group', 'r', 2);
+             INSERT INTO room_members (room_id, user_id) VALUES (1, 'kim');
+             INSERT INTO messages (room_id, seq, sender_id, client_msg_id, body, created_at)
+               VALUES (1, 1, 'kim', 'a', '회의', '2026-01-02 03:04:05.678901+00'),
+                      (1, 2, 'kim', 'b', 'later', '2026-01-03 00:00:00+00');
+             INSERT INTO message_search_keys (room_id, seq, key)
+               VALUES (1, 1, sj_search_key('회의')), (1, 2, 'later'), (1, 3, 'gone');",
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        migrate::migrate(&mut client).await.unwrap(),
+        ["0015_search_all.sql"]
+    );
+    let rows = client
+        .query(
+            "SELECT k.seq, k.created_at = m.created_at FROM message_search_keys k
+               LEFT JOIN messages m USING (room_id, seq) ORDER BY k.seq",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: Vec<(i64, Option<bool>)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(got, [(1, Some(true)), (2, Some(true))]);
 }

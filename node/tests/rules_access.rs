@@ -11,8 +11,9 @@ use sendjay_common::protocol::{
     Call, CreateGroupArgs, DeviceClass, EditMessageArgs, FileInfo, ForwardArgs, HistoryArgs,
     InviteArgs, ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
     PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
-    RoomMembersArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs,
-    SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
+    RoomMembersArgs, SearchAllArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs,
+    SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
+    UnreadCountsArgs, UserArgs,
 };
 use support::rules::{ok, refused, say};
 use support::TestCluster;
@@ -82,6 +83,11 @@ fn room_ops(room: i64, seq: i64, own: i64) -> Vec<Call> {
         Call::Search(SearchArgs {
             room_id: room,
             query: Some("secret".into()),
+            ..Default::default()
+        }),
+        Call::SearchAll(SearchAllArgs {
+            query: "secret".into(),
+            room_ids: Some(vec![own, room]),
             ..Default::default()
         }),
         Call::Invite(InviteArgs {

@@ -62,6 +62,8 @@ pub enum Call {
     Reactors(ReactionArgs),
     /// Search a room's messages.
     Search(SearchArgs),
+    /// Search the messages of all the caller's rooms.
+    SearchAll(SearchAllArgs),
     /// Children of an organisation unit.
     OrgUnits(OrgUnitsArgs),
     /// A page of a unit's users.
@@ -145,6 +147,7 @@ impl Call {
             Call::RemoveReaction(_) => "remove_reaction",
             Call::Reactors(_) => "reactors",
             Call::Search(_) => "search",
+            Call::SearchAll(_) => "search_all",
             Call::OrgUnits(_) => "org_units",
             Call::UnitMembers(_) => "unit_members",
             Call::SearchUsers(_) => "search_users",
@@ -175,7 +178,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 51] = [
+pub const OPS: [&str; 52] = [
     "ping",
     "list_rooms",
     "history",
@@ -227,6 +230,7 @@ pub const OPS: [&str; 51] = [
     "unpin_message",
     "list_pins",
     "set_room_options",
+    "search_all",
 ];
 
 /// A client request: an id chosen by the client and a call.
@@ -454,6 +458,16 @@ pub enum Reply {
         messages: Vec<Message>,
         /// Whether older matches exist.
         has_more: bool,
+    },
+    /// Answer to `search_all`.
+    SearchAll {
+        /// Matching messages of any of the caller's rooms, newest first (each names its room).
+        messages: Vec<Message>,
+        /// Whether older matches exist.
+        has_more: bool,
+        /// Pass as `cursor` for the next page; absent when there is none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_cursor: Option<String>,
     },
     /// Answer to `org_units`.
     OrgUnits {

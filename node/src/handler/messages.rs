@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use sendjay_common::ids;
 use sendjay_common::protocol::{
-    EditMessageArgs, ForwardArgs, HistoryArgs, MessageKind, MessageRef, Push, Reply, SearchArgs,
-    SendArgs, SendRichArgs, SyncArgs, DEFAULT_HISTORY_PAGE, DEFAULT_LIST_PAGE, DEFAULT_SYNC_PAGE,
-    MAX_HISTORY_PAGE, MAX_LIST_PAGE, MAX_SYNC_PAGE,
+    EditMessageArgs, ForwardArgs, HistoryArgs, MessageKind, MessageRef, Push, Reply, SearchAllArgs,
+    SearchArgs, SendArgs, SendRichArgs, SyncArgs, DEFAULT_HISTORY_PAGE, DEFAULT_LIST_PAGE,
+    DEFAULT_SYNC_PAGE, MAX_HISTORY_PAGE, MAX_LIST_PAGE, MAX_SEARCH_ROOMS, MAX_SYNC_PAGE,
 };
 
 use super::fanout::Fanout;
@@ -16,6 +16,7 @@ use crate::error::NodeError;
 use crate::metrics as m;
 use crate::stats::NodeStats;
 use crate::store::search::MessageQuery;
+use crate::store::search_all::{AllRoomsQuery, SearchAllPlan, SearchPosition};
 use crate::store::{NewContent, Sent};
 use crate::NodeContext;
 
@@ -311,5 +312,74 @@ pub(super) async fn search(
         room_id: args.room_id,
         messages,
         has_more,
+    })
+}
+
+pub(super) async fn search_all(
+    ctx: &NodeContext,
+    user: &str,
+    args: SearchAllArgs,
+) -> Result<Reply, NodeError> {
+    let limit = page(args.limit, DEFAULT_LIST_PAGE, MAX_LIST_PAGE)?;
+    validate::query(&args.query)?;
+    if let Some(sender) = &args.sender_id {
+        validate::user_id(sender, "sender_id")?;
+    }
+    if let Some(rooms) = &args.room_ids {
+        if rooms.is_empty() || rooms.len() > MAX_SEARCH_ROOMS {
+            return Err(bad_args(format!(
+                "room_ids: 1 to {MAX_SEARCH_ROOMS} rooms, or leave it out to search all your rooms"
+            )));
+        }
+    }
+    let mut before = match &args.cursor {
+        None => SearchPosition::NEWEST,
+        Some(cursor) => SearchPosition::from_cursor(cursor).ok_or_else(|| {
+            bad_args("cursor: pass the next_cursor of the previous search_all page unchanged")
+        })?,
+    };
+    // A message's `created_at_ms` is its time rounded to the ms, so "at or after A" (and "before B") in those
+    // terms is the exact time from A − 0.5 ms on (before B − 0.5 ms).
+    let ms_to_us = |ms: i64, field: &str| {
+        ms.checked_mul(1000)
+            .filter(|us| (0..=SearchPosition::NEWEST.at_us).contains(us))
+            .map(|us| (us - 500).max(0))
+            .ok_or_else(|| bad_args(format!("{field}: a time in ms since 1970, before 2255")))
+    };
+    if let Some(ms) = args.before_ms {
+        let at_us = ms_to_us(ms, "before_ms")?;
+        before = before.min(SearchPosition {
+            at_us,
+            room_id: i64::MIN,
+            seq: i64::MIN,
+        });
+    }
+    let after_us = match args.after_ms {
+        Some(ms) => ms_to_us(ms, "after_ms")?,
+        None => 0,
+    };
+    let query = AllRoomsQuery {
+        text: args.query,
+        rooms: args.room_ids,
+        sender_id: args.sender_id,
+        after_us,
+        before,
+    };
+    let found = ctx
+        .store
+        .search_all(
+            user,
+            &query,
+            limit,
+            SearchAllPlan {
+                candidates: ctx.config.search_all_candidates,
+                walk_budget: ctx.config.search_all_walk,
+            },
+        )
+        .await?;
+    Ok(Reply::SearchAll {
+        has_more: found.next.is_some(),
+        next_cursor: found.next.map(SearchPosition::to_cursor),
+        messages: found.messages,
     })
 }

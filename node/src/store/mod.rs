@@ -20,6 +20,7 @@ pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod search;
+pub mod search_all;
 pub mod search_keys;
 pub mod send_batch;
 

@@ -26,14 +26,14 @@ pub const MAX_KEYS_PER_STATEMENT: i64 = 5_000;
 /// the room row's lock), so the messages a snapshot sees past `indexed_seq` are a gap-free run.
 const INDEX_ROOMS: &str = "
 WITH todo AS MATERIALIZED (
-    SELECT m.room_id, m.seq, sj_search_key(m.body) AS key
+    SELECT m.room_id, m.seq, sj_search_key(m.body) AS key, m.created_at
       FROM unnest($1::bigint[]) AS t(room_id)
       LEFT JOIN search_progress p ON p.room_id = t.room_id
       JOIN messages m ON m.room_id = t.room_id AND m.seq > coalesce(p.indexed_seq, 0)
      ORDER BY m.room_id, m.seq
      LIMIT $2
 ), keys AS (
-    INSERT INTO message_search_keys (room_id, seq, key) SELECT room_id, seq, key FROM todo
+    INSERT INTO message_search_keys (room_id, seq, key, created_at) SELECT room_id, seq, key, created_at FROM todo
     ON CONFLICT (room_id, seq) DO NOTHING
 ), progress AS (
     INSERT INTO search_progress (room_id, indexed_seq) SELECT room_id, max(seq) FROM todo GROUP BY room_id
@@ -102,7 +102,9 @@ pub async fn set_search_key(
 ) -> Result<(), NodeError> {
     client
         .execute(
-            "INSERT INTO message_search_keys (room_id, seq, key) VALUES ($1, $2, sj_search_key($3))
+            "INSERT INTO message_search_keys (room_id, seq, key, created_at)
+             SELECT m.room_id, m.seq, sj_search_key($3), m.created_at FROM messages m
+              WHERE m.room_id = $1 AND m.seq = $2
              ON CONFLICT (room_id, seq) DO UPDATE SET key = EXCLUDED.key",
             &[&at.room_id, &at.seq, &body],
         )

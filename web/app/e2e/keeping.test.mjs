@@ -1,6 +1,7 @@
 // Keeping messages in the browser (issue 18) against a real local cluster: a pin made by dave shows live in alice's
 // pinned bar (they are on different nodes) and goes away when unpinned; a saved message is on the Saved screen;
-// "Clear chat" asks first, then empties the chat for alice only, also after a reload, while dave keeps his.
+// "Clear chat" asks first, then empties the chat for alice only, also after a reload, while dave keeps his; "Search"
+// finds a text in all of alice's chats (Korean and English, by sender) and opens the chat of a result.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -71,6 +72,42 @@ test('pin, save and clear chat', async () => {
   await alice.locator('.history-edge').waitFor();
   await send(dave, 'after the clear');
   await waitForMessages(alice, (t) => t.length === 1 && t[0] === 'after the clear', 20_000, 'only the new message at alice');
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('search all chats: Korean and English, across rooms, with the sender filter, and open the chat', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await openRoom(dave, 'General');
+  await send(dave, '금요일 회의 자료는 공유 폴더에 있어요');
+  await send(dave, 'Quarterly planning MEETING moved to 3pm');
+  await openRoom(alice, 'General');
+  await waitForMessages(alice, (t) => t.includes('Quarterly planning MEETING moved to 3pm'));
+
+  await alice.locator('.sidebar-header').getByRole('button', { name: 'Search' }).click();
+  const form = alice.locator('.search-all-form');
+  const results = alice.getByRole('list', { name: 'Search results' });
+  const search = async (text, from = '') => {
+    await form.getByRole('textbox', { name: 'Search all chats' }).fill(text);
+    await form.getByRole('textbox', { name: 'From (user ID)' }).fill(from);
+    await form.getByRole('button', { name: 'Search' }).click();
+  };
+  await search('회의');
+  await results.locator('.saved-item', { hasText: '금요일 회의 자료' }).waitFor();
+  assert.equal(await results.locator('.saved-item mark').first().textContent(), '회의', 'the match is marked');
+  assert.match(await results.locator('.saved-item').first().textContent(), /General/, 'each result names its chat');
+  await search('meeting');
+  await results.locator('.saved-item', { hasText: 'Quarterly planning' }).waitFor();
+  assert.equal(await results.locator('.saved-item').count(), 1);
+  // Only alice's own messages: dave wrote these, so nothing is found.
+  await search('meeting', 'alice');
+  await alice.locator('.search-screen .empty', { hasText: 'No results' }).waitFor();
+  await search('meeting', 'dave');
+  await results.locator('.saved-item', { hasText: 'Quarterly planning' }).getByRole('button', { name: 'Open chat' }).click();
+  await alice.locator('#room-title', { hasText: 'General' }).waitFor();
   await alice.context().close();
   await dave.context().close();
 });

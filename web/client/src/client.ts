@@ -28,6 +28,7 @@ import type {
   PushProvider,
   PushSubscribeArgs,
   RoomSummary,
+  SearchAllFilters,
   SendExtras,
   Settings,
 } from './protocol.js';
@@ -417,6 +418,22 @@ export class SendjayClient {
   /** Whether the message is saved, as far as this client has seen (`listSaved`, saves, `saved` pushes). */
   isSaved(roomId: number, seq: number): boolean {
     return this.savedKeys.has(savedKey(roomId, seq));
+  }
+
+  /**
+   * A page of the user's messages containing `query` across all their rooms (or `filters.roomIds`), newest first
+   * (§6.11 `search_all`). Pass the returned `nextCursor` as `filters.cursor` for the next page; it is absent on
+   * the last one.
+   */
+  async searchAll(query: string, filters: SearchAllFilters = {}): Promise<{ messages: Message[]; nextCursor: string | undefined }> {
+    const args: OpArgs<'search_all'> = { query, limit: filters.limit ?? 50 };
+    if (filters.roomIds !== undefined) args.room_ids = filters.roomIds;
+    if (filters.senderId !== undefined) args.sender_id = filters.senderId;
+    if (filters.afterMs !== undefined) args.after_ms = filters.afterMs;
+    if (filters.beforeMs !== undefined) args.before_ms = filters.beforeMs;
+    if (filters.cursor !== undefined) args.cursor = filters.cursor;
+    const result = await this.request('search_all', args);
+    return { messages: result.messages, nextCursor: result.next_cursor };
   }
 
   /** A page of saved messages, most recently saved first; `after` is the last message of the previous page. */

@@ -261,6 +261,22 @@ export interface SendArgs extends SendExtras {
 }
 
 /** Every operation of §6 with its args and result. `args: undefined` = the op takes no args. */
+/** The filters of `SendjayClient.searchAll` (§6.11 `search_all`); each one narrows the search. */
+export interface SearchAllFilters {
+  /** Only these rooms (each one the user is in); absent: all of them. */
+  roomIds?: number[];
+  /** Only this user's messages. */
+  senderId?: string;
+  /** Only messages sent at or after this time (ms since 1970). */
+  afterMs?: number;
+  /** Only messages sent before this time. */
+  beforeMs?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size, 1 … 500 (default 50). */
+  limit?: number;
+}
+
 export interface Ops {
   ping: { args: undefined; result: { op: 'ping'; server_time_ms: number } };
   list_rooms: { args: undefined; result: { op: 'list_rooms'; rooms: RoomSummary[] } };
@@ -356,6 +372,18 @@ export interface Ops {
       limit?: number;
     };
     result: { op: 'search'; room_id: number; messages: Message[]; has_more: boolean };
+  };
+  search_all: {
+    args: {
+      query: string;
+      room_ids?: number[];
+      sender_id?: string;
+      after_ms?: number;
+      before_ms?: number;
+      cursor?: string;
+      limit?: number;
+    };
+    result: { op: 'search_all'; messages: Message[]; has_more: boolean; next_cursor?: string };
   };
   org_units: { args: { parent_id?: string }; result: { op: 'org_units'; parent_id: string | null; units: OrgUnit[] } };
   unit_members: {

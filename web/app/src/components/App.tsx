@@ -13,6 +13,7 @@ import { PeoplePicker } from './PeoplePicker.tsx';
 import { RoomList } from './RoomList.tsx';
 import { RoomView } from './RoomView.tsx';
 import { SavedScreen } from './SavedScreen.tsx';
+import { SearchScreen } from './SearchScreen.tsx';
 import { SettingsScreen } from './SettingsScreen.tsx';
 import { SignedInElsewhere } from './SignedInElsewhere.tsx';
 
@@ -169,6 +170,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <button type="button" class="link" onClick={() => setPicking(true)}>
             {t.newChat}
           </button>
+          <button type="button" class="link" onClick={() => go({ screen: 'search' })}>
+            {t.search}
+          </button>
           <button type="button" class="link" onClick={() => go({ screen: 'saved' })}>
             {t.savedMessages}
           </button>
@@ -197,6 +201,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <RoomView client={client} roomId={route.roomId} watching={watching} popup={false} onBack={() => go({ screen: 'rooms' })} />
         )}
         {route.screen === 'settings' && <SettingsScreen client={client} onBack={() => go({ screen: 'rooms' })} onPasswordChanged={() => props.onSignedOut(t.passwordChanged)} />}
+        {route.screen === 'search' && (
+          <SearchScreen client={client} onBack={() => go({ screen: 'rooms' })} onOpenRoom={(roomId) => go({ screen: 'room', roomId })} />
+        )}
         {route.screen === 'saved' && (
           <SavedScreen client={client} onBack={() => go({ screen: 'rooms' })} onOpenRoom={(roomId) => go({ screen: 'room', roomId })} />
         )}

@@ -1,0 +1,415 @@
+//! Finding the caller's messages across every room they are in (`search_all`, docs/protocol.md §6.11).
+//!
+//! The same match as in one room (a case-insensitive substring of the body, Korean or any script, through the
+//! keys of [`super::search_keys`]), over up to all of a user's rooms, newest first by the time a message was sent.
+//! Two ways to find a page, chosen per term:
+//!
+//! * **A rare term** (at most `candidates` matching keys in the whole company, counted with a capped index scan):
+//!   the trigram index returns every match, the caller's rooms and the other filters narrow them, and the newest
+//!   page is sorted out of at most `candidates` rows.
+//! * **A common term**, or one without a trigram (one or two Latin letters): the index would return thousands of
+//!   rows for twenty to be shown, so the keys of the caller's rooms are read newest first in chunks
+//!   (`message_search_keys_recent`, migration 0015) until a page has matched.
+//!
+//! Either way the rooms' newest messages that have no key yet (past `search_progress.indexed_seq`) are read
+//! directly, as `search` does, so a message is found as soon as its `send` is answered.
+
+use std::collections::HashSet;
+
+use sendjay_common::protocol::Message;
+use tokio_postgres::types::ToSql;
+
+use super::{
+    cut_to_page_bytes, hidden_for, message_columns, message_from, not_cleared_for, not_member,
+    room_not_found, Store, QUOTE_JOIN,
+};
+use crate::error::NodeError;
+
+/// Key rows one chunk of the newest-first walk reads (at most).
+const WALK_CHUNK: i64 = 1_000;
+
+/// How `search_all` chooses and bounds its work (node settings `SENDJAY_SEARCH_ALL_CANDIDATES` and
+/// `SENDJAY_SEARCH_ALL_WALK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchAllPlan {
+    /// Most matching keys in the whole company for which a term is looked up in the trigram index.
+    pub candidates: i64,
+    /// Most key rows one request walks; past it the page ends early (maybe empty) with a cursor to go on from,
+    /// so a term that matches little of a user's many messages costs each request a bounded time.
+    pub walk_budget: i64,
+}
+
+/// A point in the newest-first order of `search_all` (time sent in µs, then room, then seq); a page holds the
+/// matches strictly before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SearchPosition {
+    /// When the message was sent, µs since the epoch.
+    pub at_us: i64,
+    /// Its room.
+    pub room_id: i64,
+    /// Its seq in the room.
+    pub seq: i64,
+}
+
+impl SearchPosition {
+    /// After every message (the first page): year 2255, far below PostgreSQL's timestamp limit.
+    pub const NEWEST: SearchPosition = SearchPosition {
+        at_us: 9_000_000_000_000_000,
+        room_id: i64::MAX,
+        seq: i64::MAX,
+    };
+
+    /// The wire form, `at_us.room_id.seq` (the `next_cursor` of a page).
+    pub fn to_cursor(self) -> String {
+        format!("{}.{}.{}", self.at_us, self.room_id, self.seq)
+    }
+
+    /// Reads a cursor written by [`Self::to_cursor`]; `None` when it is not one.
+    pub fn from_cursor(cursor: &str) -> Option<SearchPosition> {
+        let mut parts = cursor.split('.').map(str::parse::<i64>);
+        let (Some(Ok(at_us)), Some(Ok(room_id)), Some(Ok(seq)), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let position = SearchPosition {
+            at_us,
+            room_id,
+            seq,
+        };
+        (at_us >= 0 && position <= Self::NEWEST).then_some(position)
+    }
+}
+
+/// What `search_all` looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllRoomsQuery {
+    /// Case-insensitive substring of the body.
+    pub text: String,
+    /// Only these rooms (each must be the caller's); `None`: all of the caller's rooms.
+    pub rooms: Option<Vec<i64>>,
+    /// Only this sender.
+    pub sender_id: Option<String>,
+    /// Only messages sent at or after this time (µs).
+    pub after_us: i64,
+    /// Only messages before this point (the cursor and the `before_ms` filter together).
+    pub before: SearchPosition,
+}
+
+/// One page of `search_all`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllRoomsPage {
+    /// Matches, newest first.
+    pub messages: Vec<Message>,
+    /// Where the next page starts; `None` when there are no older matches.
+    pub next: Option<SearchPosition>,
+}
+
+/// Whether the trigram index can narrow a search for `text`: its key (ASCII kept, every other character four
+/// base-36 digits) has a run of three word characters, the shortest that yields a trigram.
+pub fn has_trigram(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_alphanumeric() {
+            run + 1
+        } else if c.is_ascii() {
+            0
+        } else {
+            run + 4
+        };
+        if run >= 3 {
+            return true;
+        }
+    }
+    false
+}
+
+/// `$n` (µs since the epoch) as a timestamptz.
+fn micros(param: usize) -> String {
+    format!("(timestamptz 'epoch' + ${param}::bigint * interval '1 microsecond')")
+}
+
+/// The time of message or key `alias` in µs, as the order and the cursor use it.
+fn at_us(alias: &str) -> String {
+    format!("(extract(epoch FROM {alias}.created_at) * 1000000)::bigint")
+}
+
+/// Everything a match must pass besides being in the caller's rooms, for message `m`. Parameters: `$1` viewer,
+/// `$3` text, `$4` sender or NULL, `$5` after (µs), `$6`–`$8` the position the page ends before.
+fn match_filter() -> String {
+    format!(
+        "m.revoked_at IS NULL AND m.kind <> 'system' AND NOT {hidden} AND {cleared}
+         AND strpos(lower(m.body), lower($3)) > 0
+         AND ($4::text IS NULL OR m.sender_id = $4)
+         AND m.created_at >= {after}
+         AND (m.created_at, m.room_id, m.seq) < ({before}, $7, $8)",
+        hidden = hidden_for(1),
+        cleared = not_cleared_for(1),
+        after = micros(5),
+        before = micros(6),
+    )
+}
+
+impl Store {
+    /// A page of the caller's messages matching `query` across their rooms, newest first.
+    pub async fn search_all(
+        &self,
+        user_id: &str,
+        query: &AllRoomsQuery,
+        limit: u32,
+        plan: SearchAllPlan,
+    ) -> Result<AllRoomsPage, NodeError> {
+        let client = self.get().await?;
+        let _query = crate::metrics::Timer::db("search_all");
+        let rooms = searchable_rooms(&**client, user_id, query.rooms.as_deref()).await?;
+        let empty = AllRoomsPage {
+            messages: Vec::new(),
+            next: None,
+        };
+        if rooms.is_empty() {
+            return Ok(empty);
+        }
+        let fetch = i64::from(limit) + 1;
+        let mut before = query.before;
+        let user_id = &user_id;
+        let params = bind(user_id, &rooms, query, &before, &fetch);
+        let filter = match_filter();
+
+        // The rooms' unindexed newest messages first: a message the indexer keys after this read is then found
+        // in the keys below (and deduplicated), never missed between the two.
+        let tail = format!(
+            "SELECT m.room_id, m.seq, {at}
+               FROM unnest($2::bigint[]) AS r(id)
+               LEFT JOIN search_progress p ON p.room_id = r.id
+               JOIN messages m ON m.room_id = r.id AND m.seq > coalesce(p.indexed_seq, 0)
+              WHERE {filter}
+              ORDER BY 3 DESC, 1 DESC, 2 DESC LIMIT $9",
+            at = at_us("m")
+        );
+        let mut hits = positions(&client.query(&tail, &params).await?);
+
+        let mut walked_to = None;
+        let rare = has_trigram(&query.text) && {
+            let capped = plan.candidates.saturating_add(1);
+            let row = client
+                .query_one(
+                    "SELECT count(*) FROM (SELECT 1 FROM message_search_keys k
+                                            WHERE k.key LIKE sj_search_pattern($1) LIMIT $2) x",
+                    &[&query.text, &capped],
+                )
+                .await?;
+            row.get::<_, i64>(0) <= plan.candidates
+        };
+        if rare {
+            let sql = format!(
+                "SELECT m.room_id, m.seq, {at}
+                   FROM message_search_keys k
+                   JOIN messages m ON m.room_id = k.room_id AND m.seq = k.seq
+                  WHERE k.key LIKE sj_search_pattern($3) AND k.room_id = ANY($2) AND {filter}
+                  ORDER BY 3 DESC, 1 DESC, 2 DESC LIMIT $9",
+                at = at_us("m")
+            );
+            hits.extend(positions(&client.query(&sql, &params).await?));
+        } else {
+            // Newest first through the keys of the caller's rooms, a chunk at a time, until a page matched.
+            let sql = format!(
+                "SELECT w.room_id, w.seq, w.at,
+                        w.key LIKE sj_search_pattern($3)
+                        AND EXISTS (SELECT 1 FROM messages m
+                                     WHERE m.room_id = w.room_id AND m.seq = w.seq AND {filter})
+                   FROM (SELECT k.room_id, k.seq, k.key, {at} AS at
+                           FROM message_search_keys k
+                          WHERE k.room_id = ANY($2) AND k.created_at >= {after}
+                            AND (k.created_at, k.room_id, k.seq) < ({before}, $7, $8)
+                          ORDER BY k.created_at DESC, k.room_id DESC, k.seq DESC
+                          LIMIT $9) w",
+                at = at_us("k"),
+                after = micros(5),
+                before = micros(6),
+            );
+            let statement = client.prepare_cached(&sql).await?;
+            let chunk = plan.walk_budget.clamp(1, WALK_CHUNK);
+            let (mut found, mut read) = (0, 0);
+            loop {
+                let params = bind(user_id, &rooms, query, &before, &chunk);
+                let rows = client.query(&statement, &params).await?;
+                read += rows.len() as i64;
+                for row in &rows {
+                    if row.get::<_, bool>(3) {
+                        hits.push(position(row));
+                        found += 1;
+                    }
+                }
+                match rows.last() {
+                    Some(last) if rows.len() as i64 == chunk && found < fetch => {
+                        before = position(last);
+                        if read >= plan.walk_budget {
+                            walked_to = Some(before);
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // A walk that stopped early has looked at everything down to `walked_to` and nothing below it: the page
+        // holds what it found there (the tail's older matches come with a later page) and goes on from there.
+        if let Some(end) = walked_to {
+            hits.retain(|p| *p >= end);
+        }
+
+        let mut seen = HashSet::new();
+        hits.retain(|p| seen.insert((p.room_id, p.seq)));
+        hits.sort_unstable_by(|a, b| b.cmp(a));
+        let has_more = hits.len() > limit as usize;
+        hits.truncate(limit as usize);
+        if hits.is_empty() {
+            return Ok(AllRoomsPage {
+                messages: Vec::new(),
+                next: walked_to,
+            });
+        }
+
+        let room_ids: Vec<i64> = hits.iter().map(|p| p.room_id).collect();
+        let seqs: Vec<i64> = hits.iter().map(|p| p.seq).collect();
+        let sql = format!(
+            "SELECT {} FROM unnest($2::bigint[], $3::bigint[]) AS t(room_id, seq)
+               JOIN messages m ON m.room_id = t.room_id AND m.seq = t.seq {QUOTE_JOIN}",
+            message_columns("m.body", Some(1))
+        );
+        let rows = client.query(&sql, &[&user_id, &room_ids, &seqs]).await?;
+        let mut by_ref: std::collections::HashMap<(i64, i64), Message> = rows
+            .iter()
+            .map(|r| message_from(r, 0))
+            .map(|m| ((m.room_id, m.seq), m))
+            .collect();
+        let mut messages: Vec<Message> = hits
+            .iter()
+            .filter_map(|p| by_ref.remove(&(p.room_id, p.seq)))
+            .collect();
+        let cut = cut_to_page_bytes(&mut messages);
+        let next = match messages.last() {
+            Some(last) if has_more || cut => hits
+                .iter()
+                .find(|p| p.room_id == last.room_id && p.seq == last.seq)
+                .copied(),
+            // Every match of the page was deleted between the two reads: go on after the last one found.
+            None if has_more => hits.last().copied(),
+            _ => walked_to,
+        };
+        Ok(AllRoomsPage { messages, next })
+    }
+}
+
+/// The rooms to search: the caller's, or the ones named when each is the caller's.
+async fn searchable_rooms(
+    client: &(impl tokio_postgres::GenericClient + Sync),
+    user_id: &str,
+    named: Option<&[i64]>,
+) -> Result<Vec<i64>, NodeError> {
+    // A retired caller was refused before (the handler checks every op that does not check it itself).
+    let mine: Vec<i64> = client
+        .query_one(
+            "SELECT ARRAY(SELECT room_id FROM room_members WHERE user_id = $1)",
+            &[&user_id],
+        )
+        .await?
+        .get(0);
+    let Some(named) = named else {
+        return Ok(mine);
+    };
+    let mine: HashSet<i64> = mine.into_iter().collect();
+    let mut rooms: Vec<i64> = Vec::with_capacity(named.len());
+    for &room in named {
+        if rooms.contains(&room) {
+            continue;
+        }
+        if !mine.contains(&room) {
+            let exists: bool = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM rooms WHERE id = $1)",
+                    &[&room],
+                )
+                .await?
+                .get(0);
+            return Err(if exists {
+                not_member(room)
+            } else {
+                room_not_found(room)
+            });
+        }
+        rooms.push(room);
+    }
+    Ok(rooms)
+}
+
+/// The parameters of every statement but the last: `$1` viewer, `$2` rooms, `$3` text, `$4` sender, `$5` after,
+/// `$6`–`$8` the position the page ends before, `$9` how many rows.
+fn bind<'a>(
+    user_id: &'a &str,
+    rooms: &'a Vec<i64>,
+    query: &'a AllRoomsQuery,
+    before: &'a SearchPosition,
+    rows: &'a i64,
+) -> [&'a (dyn ToSql + Sync); 9] {
+    [
+        user_id,
+        rooms,
+        &query.text,
+        &query.sender_id,
+        &query.after_us,
+        &before.at_us,
+        &before.room_id,
+        &before.seq,
+        rows,
+    ]
+}
+
+/// A row's `(room_id, seq, at_us)` as a position.
+fn position(row: &tokio_postgres::Row) -> SearchPosition {
+    SearchPosition {
+        room_id: row.get(0),
+        seq: row.get(1),
+        at_us: row.get(2),
+    }
+}
+
+/// Every row's position.
+fn positions(rows: &[tokio_postgres::Row]) -> Vec<SearchPosition> {
+    rows.iter().map(position).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_what_is_not_one() {
+        let p = SearchPosition {
+            at_us: 1_700_000_000_123_456,
+            room_id: 7,
+            seq: 42,
+        };
+        assert_eq!(SearchPosition::from_cursor(&p.to_cursor()), Some(p));
+        for bad in [
+            "",
+            "1.2",
+            "1.2.3.4",
+            "a.b.c",
+            "-1.2.3",
+            "9000000000000001.1.1",
+        ] {
+            assert_eq!(SearchPosition::from_cursor(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn trigrams_need_three_key_characters_in_a_row() {
+        assert!(!has_trigram("ab"));
+        assert!(!has_trigram("a b c"));
+        assert!(has_trigram("abc"));
+        assert!(has_trigram("회"));
+        assert!(has_trigram("x회"));
+        assert!(!has_trigram("a-b"));
+    }
+}
