@@ -10,12 +10,13 @@ use thiserror::Error;
 
 use crate::error_code::ErrorCode;
 use crate::protocol::{
-    Call, CreateGroupArgs, EditMessageArgs, ForwardArgs, HistoryArgs, InviteArgs, ListSavedArgs,
-    MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, OrgUnitsArgs, ProfilePatch,
-    PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, Request, ResetPasskeyArgs,
-    RoomArgs, RoomMembersArgs, SearchAllArgs, SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs,
-    ServerFrame, SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs,
-    SettingsPatch, SyncArgs, UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
+    Call, CreateChannelArgs, CreateGroupArgs, EditMessageArgs, ForwardArgs, HistoryArgs,
+    InviteArgs, ListChannelsArgs, ListSavedArgs, MarkReadArgs, MessageKind, MessageRef,
+    OpenRoomArgs, OrgUnitsArgs, ProfilePatch, PushSubscribeArgs, ReactionArgs, RemoveMemberArgs,
+    RenameRoomArgs, Request, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchAllArgs,
+    SearchArgs, SearchUsersArgs, SendArgs, SendRichArgs, ServerFrame, SetForegroundArgs,
+    SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
+    UnitMembersArgs, UnreadCountsArgs, UserArgs, UserIdsArgs,
 };
 
 /// Why a frame could not be decoded.
@@ -162,6 +163,9 @@ pub fn encode_request(request: &Request) -> Result<Vec<u8>, CodecError> {
         Call::AddReaction(a) | Call::RemoveReaction(a) | Call::Reactors(a) => out(id, op, Some(a)),
         Call::Search(a) => out(id, op, Some(a)),
         Call::SearchAll(a) => out(id, op, Some(a)),
+        Call::CreateChannel(a) => out(id, op, Some(a)),
+        Call::ListChannels(a) => out(id, op, Some(a)),
+        Call::JoinChannel(a) => out(id, op, Some(a)),
         Call::OrgUnits(a) => out(id, op, Some(a)),
         Call::UnitMembers(a) => out(id, op, Some(a)),
         Call::SearchUsers(a) => out(id, op, Some(a)),
@@ -242,6 +246,9 @@ pub fn decode_request(bytes: &[u8], max_len: usize) -> Result<Request, CodecErro
         "reactors" => Call::Reactors(decode_args::<ReactionArgs>(bytes, id, op)?),
         "search" => Call::Search(decode_args::<SearchArgs>(bytes, id, op)?),
         "search_all" => Call::SearchAll(decode_args::<SearchAllArgs>(bytes, id, op)?),
+        "create_channel" => Call::CreateChannel(decode_args::<CreateChannelArgs>(bytes, id, op)?),
+        "list_channels" => Call::ListChannels(decode_args::<ListChannelsArgs>(bytes, id, op)?),
+        "join_channel" => Call::JoinChannel(decode_args::<RoomArgs>(bytes, id, op)?),
         "org_units" => Call::OrgUnits(decode_optional_args::<OrgUnitsArgs>(bytes, id, op)?),
         "unit_members" => Call::UnitMembers(decode_args::<UnitMembersArgs>(bytes, id, op)?),
         "search_users" => Call::SearchUsers(decode_args::<SearchUsersArgs>(bytes, id, op)?),
@@ -824,6 +831,19 @@ mod tests {
                 cursor: Some("1700000000000000.1.2".into()),
                 limit: Some(5),
             }),
+            Call::CreateChannel(CreateChannelArgs {
+                name: "개발팀 공지".into(),
+                unit_id: Some("eng".into()),
+            }),
+            Call::ListChannels(ListChannelsArgs {
+                query: Some("공지".into()),
+                after: Some(ChannelAfter {
+                    name: "a".into(),
+                    room_id: 3,
+                }),
+                limit: Some(10),
+            }),
+            Call::JoinChannel(RoomArgs { room_id: 4 }),
         ]
     }
 
@@ -976,6 +996,20 @@ mod tests {
                     room_id: 7,
                     seq: 3,
                     saved: true,
+                },
+            },
+            ServerFrame::Reply {
+                id: 10,
+                result: Reply::ListChannels {
+                    channels: vec![Channel {
+                        room_id: 4,
+                        name: "개발팀 공지".into(),
+                        unit_id: Some("eng".into()),
+                        member_count: 12,
+                        joined: false,
+                        created_by: Some("kim".into()),
+                    }],
+                    has_more: false,
                 },
             },
             ServerFrame::Reply {

@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0015_search_all.sql",
         sql: include_str!("../../migrations/0015_search_all.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_channels.sql",
+        sql: include_str!("../../migrations/0016_channels.sql"),
+    },
 ];
 
 /// A migration run failed.

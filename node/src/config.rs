@@ -97,7 +97,7 @@ pub struct NodeConfig {
     pub search_all_candidates: i64,
     /// `search_all`: most messages one request reads when walking newest first; past it the page ends early
     /// (even empty) with a cursor, and the client asks for the next page to search further back.
-    #[arg(long, env = "SENDJAY_SEARCH_ALL_WALK", default_value_t = 20_000, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "SENDJAY_SEARCH_ALL_WALK", default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..))]
     pub search_all_walk: i64,
     /// Address of the operational endpoints (`/healthz`, `/readyz`, `/metrics`) on a listener of their own, so
     /// probes and scrapes keep answering while the data port is saturated; unset: only on `SENDJAY_LISTEN`

@@ -6,6 +6,7 @@
 //! published in order by [`fanout`].
 
 mod accounts;
+mod channels;
 mod fanout;
 mod keeping;
 mod messages;
@@ -164,6 +165,9 @@ async fn run(ctx: &NodeContext, conn: &Conn, call: Call) -> Result<Reply, NodeEr
         Call::DeleteForMe(args) => messages::delete_for_me(ctx, user, args).await,
         Call::Search(args) => messages::search(ctx, user, args).await,
         Call::SearchAll(args) => messages::search_all(ctx, user, args).await,
+        Call::CreateChannel(args) => channels::create_channel(ctx, user, args).await,
+        Call::ListChannels(args) => channels::list_channels(ctx, user, args).await,
+        Call::JoinChannel(args) => channels::join_channel(ctx, user, args).await,
         Call::OrgUnits(args) => people::org_units(ctx, args).await,
         Call::UnitMembers(args) => people::unit_members(ctx, args).await,
         Call::SearchUsers(args) => people::search_users(ctx, args).await,

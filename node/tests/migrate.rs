@@ -145,8 +145,8 @@ async fn search_keys_get_their_messages_time() {
         .await
         .unwrap();
     assert_eq!(
-        migrate::migrate(&mut client).await.unwrap(),
-        ["0015_search_all.sql"]
+        migrate::migrate(&mut client).await.unwrap()[0],
+        "0015_search_all.sql"
     );
     let rows = client
         .query(

@@ -8,12 +8,12 @@ use sendjay_client::{ConnectOptions, Connection};
 use sendjay_common::close_code::CloseReason;
 use sendjay_common::error_code::ErrorCode;
 use sendjay_common::protocol::{
-    Call, CreateGroupArgs, DeviceClass, EditMessageArgs, FileInfo, ForwardArgs, HistoryArgs,
-    InviteArgs, ListSavedArgs, MarkReadArgs, MessageKind, MessageRef, OpenRoomArgs, ProfilePatch,
-    PushSubscribeArgs, ReactionArgs, RemoveMemberArgs, RenameRoomArgs, ResetPasskeyArgs, RoomArgs,
-    RoomMembersArgs, SearchAllArgs, SearchArgs, SendArgs, SendRichArgs, SetForegroundArgs,
-    SetMobileInstalledArgs, SetRoomOptionsArgs, SetRoomPrefsArgs, SettingsPatch, SyncArgs,
-    UnreadCountsArgs, UserArgs,
+    Call, CreateChannelArgs, CreateGroupArgs, DeviceClass, EditMessageArgs, FileInfo, ForwardArgs,
+    HistoryArgs, InviteArgs, ListChannelsArgs, ListSavedArgs, MarkReadArgs, MessageKind,
+    MessageRef, OpenRoomArgs, ProfilePatch, PushSubscribeArgs, ReactionArgs, RemoveMemberArgs,
+    RenameRoomArgs, ResetPasskeyArgs, RoomArgs, RoomMembersArgs, SearchAllArgs, SearchArgs,
+    SendArgs, SendRichArgs, SetForegroundArgs, SetMobileInstalledArgs, SetRoomOptionsArgs,
+    SetRoomPrefsArgs, SettingsPatch, SyncArgs, UnreadCountsArgs, UserArgs,
 };
 use support::rules::{ok, refused, say};
 use support::TestCluster;
@@ -212,6 +212,28 @@ async fn a_non_member_gets_not_member_for_every_room_operation_and_changes_nothi
         refused(&outsider, call, ErrorCode::NotMember).await;
         assert_eq!(cluster.fingerprint().await, before);
     }
+    // A private group cannot be joined like a channel, and a search of all rooms finds nothing of it.
+    refused(
+        &outsider,
+        Call::JoinChannel(RoomArgs { room_id: room }),
+        ErrorCode::Forbidden,
+    )
+    .await;
+    assert_eq!(cluster.fingerprint().await, before);
+    match ok(
+        &outsider,
+        Call::SearchAll(SearchAllArgs {
+            query: "secret".into(),
+            ..Default::default()
+        }),
+    )
+    .await
+    {
+        sendjay_common::protocol::Reply::SearchAll { messages, .. } => {
+            assert!(messages.is_empty(), "{messages:?}")
+        }
+        other => panic!("{other:?}"),
+    }
     // Sync does not leak a foreign room either.
     let reply = ok(
         &outsider,
@@ -249,6 +271,12 @@ async fn a_room_that_does_not_exist_gives_not_found_for_every_room_operation() {
     for call in room_ops(987_654, 1, own) {
         refused(&outsider, call, ErrorCode::NotFound).await;
     }
+    refused(
+        &outsider,
+        Call::JoinChannel(RoomArgs { room_id: 987_654 }),
+        ErrorCode::NotFound,
+    )
+    .await;
     assert_eq!(cluster.fingerprint().await, before);
 }
 
@@ -291,6 +319,16 @@ async fn a_retired_member_whose_session_is_still_open_is_refused_everything() {
         Call::PushUnsubscribe,
         Call::SetForeground(SetForegroundArgs { foreground: true }),
         Call::ListSaved(ListSavedArgs::default()),
+        Call::SearchAll(SearchAllArgs {
+            query: "secret".into(),
+            ..Default::default()
+        }),
+        Call::CreateChannel(CreateChannelArgs {
+            name: "retired news".into(),
+            unit_id: None,
+        }),
+        Call::ListChannels(ListChannelsArgs::default()),
+        Call::JoinChannel(RoomArgs { room_id: room }),
     ]);
     for call in calls {
         refused(&retiree, call, ErrorCode::Forbidden).await;

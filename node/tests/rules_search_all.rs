@@ -271,7 +271,8 @@ fn r_ref(m: &Message) -> MessageRef {
 
 #[tokio::test]
 async fn rare_terms_through_the_trigram_index() {
-    searches_across_rooms(2_000, 20_000).await;
+    // The walk's first chunk (two keys) never fills a page here: the rest comes from the index.
+    searches_across_rooms(2_000, 2).await;
 }
 
 #[tokio::test]

@@ -64,6 +64,12 @@ pub enum Call {
     Search(SearchArgs),
     /// Search the messages of all the caller's rooms.
     SearchAll(SearchAllArgs),
+    /// Create a public channel.
+    CreateChannel(CreateChannelArgs),
+    /// The channels the caller may join.
+    ListChannels(ListChannelsArgs),
+    /// Join a public channel.
+    JoinChannel(RoomArgs),
     /// Children of an organisation unit.
     OrgUnits(OrgUnitsArgs),
     /// A page of a unit's users.
@@ -148,6 +154,9 @@ impl Call {
             Call::Reactors(_) => "reactors",
             Call::Search(_) => "search",
             Call::SearchAll(_) => "search_all",
+            Call::CreateChannel(_) => "create_channel",
+            Call::ListChannels(_) => "list_channels",
+            Call::JoinChannel(_) => "join_channel",
             Call::OrgUnits(_) => "org_units",
             Call::UnitMembers(_) => "unit_members",
             Call::SearchUsers(_) => "search_users",
@@ -178,7 +187,7 @@ impl Call {
 }
 
 /// Every operation name of protocol v1.
-pub const OPS: [&str; 52] = [
+pub const OPS: [&str; 55] = [
     "ping",
     "list_rooms",
     "history",
@@ -231,6 +240,9 @@ pub const OPS: [&str; 52] = [
     "list_pins",
     "set_room_options",
     "search_all",
+    "create_channel",
+    "list_channels",
+    "join_channel",
 ];
 
 /// A client request: an id chosen by the client and a call.
@@ -468,6 +480,25 @@ pub enum Reply {
         /// Pass as `cursor` for the next page; absent when there is none.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         next_cursor: Option<String>,
+    },
+    /// Answer to `create_channel`.
+    CreateChannel {
+        /// The new channel (the caller is its first member).
+        room: RoomSummary,
+    },
+    /// Answer to `list_channels`.
+    ListChannels {
+        /// Channels open to the caller, by name.
+        channels: Vec<Channel>,
+        /// Whether more follow (pass the last as `after`).
+        has_more: bool,
+    },
+    /// Answer to `join_channel`.
+    JoinChannel {
+        /// The channel as the caller's room list shows it.
+        room: RoomSummary,
+        /// Whether this call made the caller a member (false: they already were).
+        joined: bool,
     },
     /// Answer to `org_units`.
     OrgUnits {

@@ -8,6 +8,7 @@
 //! `sendjay_common::protocol::X` names every one of them.
 
 mod accounts;
+mod channels;
 mod directory;
 mod frames;
 mod keeping;
@@ -23,6 +24,7 @@ mod search;
 mod settings;
 
 pub use accounts::*;
+pub use channels::*;
 pub use directory::*;
 pub use frames::*;
 pub use keeping::*;

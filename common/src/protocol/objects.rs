@@ -196,6 +196,8 @@ pub enum SystemAction {
     Unpin,
     /// `actor` changed the room's options (`set_room_options`): `members_hidden` holds the new value.
     RoomOptions,
+    /// `actor` joined a public channel by themselves (`join_channel`).
+    Join,
 }
 
 /// The structured part of a system message.
@@ -217,6 +219,17 @@ pub struct SystemEvent {
     /// Whether the member list is now hidden, for room_options.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members_hidden: Option<bool>,
+}
+
+impl SystemEvent {
+    /// An event of `action` by `actor`, concerning nobody else, without a name or a seq.
+    pub fn by(action: SystemAction, actor: &str) -> SystemEvent {
+        SystemEvent {
+            action,
+            actor: actor.to_owned(),
+            ..SystemEvent::default()
+        }
+    }
 }
 
 /// A message named by its room and seq.

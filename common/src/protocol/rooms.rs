@@ -55,6 +55,9 @@ pub struct RoomSummary {
     /// start its change cursor here).
     #[serde(default)]
     pub change_seq: i64,
+    /// A public channel (§6.19): found in `list_channels` and joined with `join_channel`; false for private rooms.
+    #[serde(default)]
+    pub channel: bool,
 }
 
 fn yes() -> bool {

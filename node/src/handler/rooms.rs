@@ -31,7 +31,12 @@ pub(super) async fn open_direct(
 
 /// Publishes a membership change: the message to the room (members, leavers included, still subscribed), then
 /// subscriptions of the new members with the message delivered to them, then unsubscriptions of the leavers.
-fn publish_change(ctx: &NodeContext, room: i64, change: &MembershipChange, to_room: bool) {
+pub(super) fn publish_change(
+    ctx: &NodeContext,
+    room: i64,
+    change: &MembershipChange,
+    to_room: bool,
+) {
     let push = Push::Message {
         message: change.message.clone(),
     };

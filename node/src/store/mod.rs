@@ -11,6 +11,7 @@
 //! it asks and changes nothing when refusing.
 
 pub mod accounts;
+pub mod channels;
 pub mod directory;
 pub mod edits;
 pub mod keeping;
@@ -297,9 +298,17 @@ fn caller_from(row: Option<tokio_postgres::Row>) -> Result<Caller, NodeError> {
 impl Store {
     /// A pool of `size` connections to `url`.
     pub fn connect(url: &str, size: usize) -> Result<Store, NodeError> {
-        let pg_config: tokio_postgres::Config = url
+        let mut pg_config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| NodeError::Config(format!("SENDJAY_DATABASE_URL: {e}")))?;
+        // No JIT for the node's sessions: its statements are short lookups whose cost estimates can still pass
+        // jit_above_cost (a search over many rooms did), and compiling them took 300 ms for a 6 ms query. The
+        // URL's own `options` stay in force; a later `-c jit=on` there wins.
+        let options = match pg_config.get_options() {
+            Some(own) => format!("-c jit=off {own}"),
+            None => "-c jit=off".to_owned(),
+        };
+        pg_config.options(&options);
         let manager = Manager::from_config(
             pg_config,
             tokio_postgres::NoTls,

@@ -22,6 +22,17 @@ pub struct MembershipChange {
     pub left: Vec<String>,
 }
 
+impl MembershipChange {
+    /// `joined` became members, recorded by `message`.
+    pub fn joining(message: Message, joined: Vec<String>) -> MembershipChange {
+        MembershipChange {
+            message,
+            joined,
+            left: Vec::new(),
+        }
+    }
+}
+
 fn summary_sql(filter: &str) -> String {
     // `dn`: for an unnamed group room without the caller's nickname, the first three other members by display
     // name and how many were found (a one-time filter skips it for every other room); the " +N" rest comes from
@@ -42,6 +53,7 @@ fn summary_sql(filter: &str) -> String {
                 r.members_hidden,
                 r.created_by,
                 r.change_seq,
+                r.channel,
                 lm.*
            FROM room_members mm
            JOIN rooms r ON r.id = mm.room_id
@@ -83,7 +95,7 @@ pub fn room_summary_sql() -> String {
 pub(crate) fn summary_from(row: &Row) -> RoomSummary {
     let last_seq: i64 = row.get(3);
     let last_read_seq: i64 = row.get(4);
-    let has_last: Option<i64> = row.get(15);
+    let has_last: Option<i64> = row.get(16);
     let member_count: i32 = row.get(8);
     RoomSummary {
         room_id: row.get(0),
@@ -93,7 +105,7 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         last_read_seq,
         unread: (last_seq - last_read_seq).max(0),
         last_activity_ms: row.get(5),
-        last_message: has_last.map(|_| message_from(row, 15)),
+        last_message: has_last.map(|_| message_from(row, 16)),
         nickname: row.get(6),
         notifications: row.get(7),
         member_count: member_count as i64,
@@ -103,6 +115,7 @@ pub(crate) fn summary_from(row: &Row) -> RoomSummary {
         members_hidden: row.get(12),
         created_by: row.get(13),
         change_seq: row.get(14),
+        channel: row.get(15),
     }
 }
 
@@ -408,14 +421,7 @@ impl Store {
         let message = system_message(&*tx, room_id, event, body).await?;
         tx.commit().await?;
         let summary = room_summary(&**client, user_id, room_id).await?;
-        Ok((
-            summary,
-            Some(MembershipChange {
-                message,
-                joined: members,
-                left: Vec::new(),
-            }),
-        ))
+        Ok((summary, Some(MembershipChange::joining(message, members))))
     }
 
     /// Adds users to a group room, up to `max_members`, with an `invite` system message. New members start with

@@ -1,7 +1,8 @@
 // Keeping messages in the browser (issue 18) against a real local cluster: a pin made by dave shows live in alice's
 // pinned bar (they are on different nodes) and goes away when unpinned; a saved message is on the Saved screen;
 // "Clear chat" asks first, then empties the chat for alice only, also after a reload, while dave keeps his; "Search"
-// finds a text in all of alice's chats (Korean and English, by sender) and opens the chat of a result.
+// finds a text in all of alice's chats (Korean and English, by sender) and opens the chat of a result; a channel
+// alice opens to the company is in dave's channel directory, and he joins it and talks.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -108,6 +109,35 @@ test('search all chats: Korean and English, across rooms, with the sender filter
   await search('meeting', 'dave');
   await results.locator('.saved-item', { hasText: 'Quarterly planning' }).getByRole('button', { name: 'Open chat' }).click();
   await alice.locator('#room-title', { hasText: 'General' }).waitFor();
+  await alice.context().close();
+  await dave.context().close();
+});
+
+test('channels: alice opens one to the company, dave finds it in the directory, joins and talks', async () => {
+  const alice = await (await newPerson(chrome.browser, cluster)).newPage();
+  const dave = await (await newPerson(chrome.browser, cluster)).newPage();
+  await signIn(alice, 'alice');
+  await signIn(dave, 'dave');
+  await alice.locator('.sidebar-header').getByRole('button', { name: 'Channels' }).click();
+  const form = alice.getByRole('form', { name: 'New channel' });
+  await form.getByRole('textbox', { name: 'Channel name' }).fill('Design reviews');
+  await form.getByRole('button', { name: 'Create channel' }).click();
+  await alice.locator('#room-title', { hasText: 'Design reviews' }).waitFor();
+
+  await dave.locator('.sidebar-header').getByRole('button', { name: 'Channels' }).click();
+  await dave.getByRole('textbox', { name: 'Find a channel' }).fill('design');
+  await dave.locator('.channel-search').getByRole('button', { name: 'Search' }).click();
+  const entry = dave.getByRole('list', { name: 'Channel directory' }).locator('.channel-item', { hasText: 'Design reviews' });
+  await entry.getByText('1 members').waitFor();
+  await entry.getByRole('button', { name: 'Join' }).click();
+  await dave.locator('#room-title', { hasText: 'Design reviews' }).waitFor();
+  await alice.locator('.message.system', { hasText: 'dave joined' }).waitFor();
+  await send(dave, 'happy to review');
+  await waitForMessages(alice, (t) => t.includes('happy to review'));
+  // The channel is in dave's room list now, and the directory says he joined.
+  await dave.locator('.sidebar').getByText('Design reviews').first().waitFor();
+  await dave.locator('.sidebar-header').getByRole('button', { name: 'Channels' }).click();
+  await dave.locator('.channel-item', { hasText: 'Design reviews' }).getByRole('button', { name: 'Open chat' }).waitFor();
   await alice.context().close();
   await dave.context().close();
 });

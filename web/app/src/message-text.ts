@@ -23,6 +23,8 @@ export function systemText(message: Message): string {
       return t.system.pin(s.actor);
     case 'unpin':
       return t.system.unpin(s.actor);
+    case 'join':
+      return t.system.join(s.actor);
     default:
       return message.body;
   }

@@ -1,8 +1,8 @@
-// Where the app is: `/` (room list), `/rooms/<id>` (a room), `/settings`, `/saved` (saved messages), `/search` (search all chats). `?popup=1` is a room in its own window;
+// Where the app is: `/` (room list), `/rooms/<id>` (a room), `/settings`, `/saved` (saved messages), `/search` (search all chats), `/channels` (the channel directory). `?popup=1` is a room in its own window;
 // `?launch=auto` is the portal's embedded start (it never evicts a running session, §11).
 
 /** A screen of the app. */
-export type Route = { screen: 'rooms' } | { screen: 'room'; roomId: number } | { screen: 'settings' } | { screen: 'saved' } | { screen: 'search' };
+export type Route = { screen: 'rooms' } | { screen: 'room'; roomId: number } | { screen: 'settings' } | { screen: 'saved' } | { screen: 'search' } | { screen: 'channels' };
 
 /** The route of the current URL. */
 export function currentRoute(): Route {
@@ -11,13 +11,14 @@ export function currentRoute(): Route {
   if (location.pathname === '/settings') return { screen: 'settings' };
   if (location.pathname === '/saved') return { screen: 'saved' };
   if (location.pathname === '/search') return { screen: 'search' };
+  if (location.pathname === '/channels') return { screen: 'channels' };
   return { screen: 'rooms' };
 }
 
 /** The URL of a route (query kept). */
 export function routeUrl(route: Route): string {
   const path =
-    route.screen === 'room' ? `/rooms/${route.roomId}` : route.screen === 'settings' ? '/settings' : route.screen === 'saved' ? '/saved' : route.screen === 'search' ? '/search' : '/';
+    route.screen === 'room' ? `/rooms/${route.roomId}` : route.screen === 'settings' ? '/settings' : route.screen === 'saved' ? '/saved' : route.screen === 'search' ? '/search' : route.screen === 'channels' ? '/channels' : '/';
   return path + location.search;
 }
 

@@ -747,7 +747,7 @@ export class SendjayClient {
       const m = r['message'] as Message | undefined;
       if (m !== undefined) this.onMessage(m);
     }
-    if (op === 'open_direct' || op === 'create_group') {
+    if (op === 'open_direct' || op === 'create_group' || op === 'create_channel' || op === 'join_channel') {
       const room = r['room'] as RoomSummary;
       if (!this.summaries.has(room.room_id)) {
         this.putSummary(room);

@@ -75,7 +75,7 @@ export interface FileInfo {
 
 /** What a system message records (§6.7). */
 export interface SystemEvent {
-  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | 'pin' | 'unpin' | 'room_options' | (string & {});
+  action: 'create' | 'invite' | 'leave' | 'remove' | 'rename' | 'pin' | 'unpin' | 'room_options' | 'join' | (string & {});
   actor: string;
   users: string[];
   name: string | null;
@@ -109,6 +109,20 @@ export interface RoomSummary {
   created_by?: string | null;
   /** The room's change counter: edits and revokes so far (§6.6; absent from older nodes). */
   change_seq?: number;
+  /** A public channel (§6.19): listed in `list_channels`, joined with `join_channel` (absent from older nodes). */
+  channel?: boolean;
+}
+
+/** A channel in the directory (§6.19 `list_channels`). */
+export interface Channel {
+  room_id: number;
+  name: string;
+  /** The organisation unit it is open to (and the units below it); null: the whole company. */
+  unit_id: string | null;
+  member_count: number;
+  /** Whether the user is a member. */
+  joined: boolean;
+  created_by: string | null;
 }
 
 /** A pinned message of a room (§6.17 `list_pins`). */
@@ -300,6 +314,12 @@ export interface Ops {
     /** `existing`: a group room with exactly these members was returned instead of a new one (absent from older nodes). */
     result: { op: 'create_group'; room: RoomSummary; existing?: boolean };
   };
+  create_channel: { args: { name: string; unit_id?: string }; result: { op: 'create_channel'; room: RoomSummary } };
+  list_channels: {
+    args: { query?: string; after?: { name: string; room_id: number }; limit?: number };
+    result: { op: 'list_channels'; channels: Channel[]; has_more: boolean };
+  };
+  join_channel: { args: { room_id: number }; result: { op: 'join_channel'; room: RoomSummary; joined: boolean } };
   invite: {
     args: { room_id: number; user_ids: string[] };
     result: { op: 'invite'; room_id: number; added: string[]; message: Message };

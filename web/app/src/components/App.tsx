@@ -14,6 +14,7 @@ import { RoomList } from './RoomList.tsx';
 import { RoomView } from './RoomView.tsx';
 import { SavedScreen } from './SavedScreen.tsx';
 import { SearchScreen } from './SearchScreen.tsx';
+import { ChannelsScreen } from './ChannelsScreen.tsx';
 import { SettingsScreen } from './SettingsScreen.tsx';
 import { SignedInElsewhere } from './SignedInElsewhere.tsx';
 
@@ -170,6 +171,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <button type="button" class="link" onClick={() => setPicking(true)}>
             {t.newChat}
           </button>
+          <button type="button" class="link" onClick={() => go({ screen: 'channels' })}>
+            {t.channels}
+          </button>
           <button type="button" class="link" onClick={() => go({ screen: 'search' })}>
             {t.search}
           </button>
@@ -201,6 +205,9 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
           <RoomView client={client} roomId={route.roomId} watching={watching} popup={false} onBack={() => go({ screen: 'rooms' })} />
         )}
         {route.screen === 'settings' && <SettingsScreen client={client} onBack={() => go({ screen: 'rooms' })} onPasswordChanged={() => props.onSignedOut(t.passwordChanged)} />}
+        {route.screen === 'channels' && (
+          <ChannelsScreen client={client} onBack={() => go({ screen: 'rooms' })} onOpenRoom={(roomId) => go({ screen: 'room', roomId })} />
+        )}
         {route.screen === 'search' && (
           <SearchScreen client={client} onBack={() => go({ screen: 'rooms' })} onOpenRoom={(roomId) => go({ screen: 'room', roomId })} />
         )}
