@@ -88,7 +88,7 @@ test('search all chats: Korean and English, across rooms, with the sender filter
   await openRoom(alice, 'General');
   await waitForMessages(alice, (t) => t.includes('Quarterly planning MEETING moved to 3pm'));
 
-  await alice.locator('.sidebar-header').getByRole('button', { name: 'Search' }).click();
+  await alice.locator('.sidebar-header').getByRole('button', { name: 'Search all chats' }).click();
   const form = alice.locator('.search-all-form');
   const results = alice.getByRole('list', { name: 'Search results' });
   const search = async (text, from = '') => {

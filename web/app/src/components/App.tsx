@@ -175,7 +175,7 @@ function Messenger(props: { login: LoginResult; onSignedOut: (notice: string | n
             {t.channels}
           </button>
           <button type="button" class="link" onClick={() => go({ screen: 'search' })}>
-            {t.search}
+            {t.searchAllChats}
           </button>
           <button type="button" class="link" onClick={() => go({ screen: 'saved' })}>
             {t.savedMessages}

@@ -36,6 +36,11 @@ function RoomListItem(props: { room: RoomSummary; selected: boolean; onOpen: (ro
         onClick={() => props.onOpen(room.room_id)}
       >
         <span class="room-name">
+          {room.channel === true && (
+            <span class="channel-mark" aria-label={t.channel} title={t.channel}>
+              #{' '}
+            </span>
+          )}
           {name}
           {!room.notifications && <span class="muted-mark" aria-label={t.muted} title={t.muted}>🔕</span>}
         </span>
